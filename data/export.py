@@ -1,0 +1,41 @@
+"""`uchi data export` and `uchi data stats`: what the store holds, in the import format."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from uchi.data.pairs import load_pairs, paraphrases_of
+from uchi.data.store import Store
+
+COLUMNS = ["id", "question", "answer", "language", "category", "facts", "paraphrases", "status", "split",
+           "source", "author"]
+
+
+def export_rows(store: Store, *, status: str | None = None, split: str | None = None) -> list[dict]:
+    pairs = load_pairs(store, status=status, split=split)
+    rewordings = paraphrases_of(store, [p["id"] for p in pairs])
+    return [{c: (rewordings.get(p["id"], []) if c == "paraphrases" else p[c]) for c in COLUMNS} for p in pairs]
+
+
+def render(rows: list[dict], fmt: str) -> str:
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row | {"facts": "|".join(row["facts"]), "paraphrases": "|".join(row["paraphrases"])})
+    return buffer.getvalue()
+
+
+def stats(store: Store) -> dict:
+    counts = store.rows("SELECT status, split, language, COUNT(*) AS n FROM pairs GROUP BY status, split, language")
+    return {
+        "pairs": counts,
+        "paraphrases": store.one("SELECT COUNT(*) AS n FROM paraphrases")["n"],
+        "answers": store.one("SELECT COUNT(*) AS n FROM answers")["n"],
+        "ratings": store.one("SELECT COUNT(*) AS n FROM ratings")["n"],
+        "adapters": store.one("SELECT COUNT(*) AS n FROM adapters")["n"],
+        "production": store.alias("production"),
+    }

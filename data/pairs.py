@@ -1,0 +1,98 @@
+"""Q&A pairs: adding them (every way data enters goes through add_pairs), reviewing them, reading them."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from uchi.data.store import Store, now
+from uchi.data.text import LANGUAGES, detect_language, question_key
+from uchi.errors import UchiError
+
+STATUSES = ("pending", "approved", "rejected")
+
+
+@dataclass
+class NewPair:
+    question: str
+    answer: str
+    language: str = ""
+    category: str = ""
+    facts: list[str] = field(default_factory=list)
+    paraphrases: list[str] = field(default_factory=list)
+
+
+def assign_split(question: str, heldout_percent: int) -> str:
+    """Deterministic in the question alone, so re-importing a pair can never move it into training."""
+    digest = hashlib.sha256(question_key(question).encode("utf-8")).digest()
+    return "heldout" if int.from_bytes(digest[:8], "big") % 100 < heldout_percent else "train"
+
+
+def add_pairs(store: Store, pairs: list[NewPair], *, source: str, author: str, heldout_percent: int,
+              status: str = "pending", reviewer: str | None = None) -> list[int]:
+    """Insert pairs (and their paraphrases) in one transaction; returns the new pair ids."""
+    if status not in STATUSES:
+        raise UchiError(f"status {status!r}: choose one of {', '.join(STATUSES)}")
+    stamp, ids = now(), []
+    with store.transaction():
+        for pair in pairs:
+            language = pair.language or detect_language(pair.question + pair.answer)
+            if language not in LANGUAGES:
+                raise UchiError(f"language {language!r}: choose one of {', '.join(LANGUAGES)}")
+            row = {
+                "question": pair.question, "answer": pair.answer, "language": language,
+                "category": pair.category, "facts": json.dumps(pair.facts, ensure_ascii=False),
+                "source": source, "author": author, "status": status,
+                "split": assign_split(pair.question, heldout_percent),
+                "question_key": question_key(pair.question),
+                "reviewed_by": reviewer if status != "pending" else None,
+                "reviewed_at": stamp if status != "pending" else None,
+                "created_at": stamp, "updated_at": stamp,
+            }
+            pair_id = store.db["pairs"].insert(row).last_pk
+            ids.append(pair_id)
+            for text in pair.paraphrases:
+                store.db["paraphrases"].insert({"pair_id": pair_id, "question": text, "source": source,
+                                                "created_at": stamp})
+    return ids
+
+
+def find_by_question(store: Store, question: str) -> dict | None:
+    return store.one("SELECT * FROM pairs WHERE question_key = ?", [question_key(question)])
+
+
+def review(store: Store, pair_ids: list[int], status: str, reviewer: str) -> int:
+    """Approve or reject pending (or previously reviewed) pairs; returns how many changed."""
+    if status not in ("approved", "rejected"):
+        raise UchiError(f"review status {status!r}: use approved or rejected")
+    stamp = now()
+    with store.transaction():
+        changed = 0
+        for pair_id in pair_ids:
+            if store.one("SELECT id FROM pairs WHERE id = ?", [pair_id]) is None:
+                raise UchiError(f"no pair #{pair_id}; list pending pairs with `uchi data export --status pending`")
+            store.db["pairs"].update(pair_id, {"status": status, "reviewed_by": reviewer,
+                                               "reviewed_at": stamp, "updated_at": stamp})
+            changed += 1
+    return changed
+
+
+def load_pairs(store: Store, *, status: str | None = None, split: str | None = None) -> list[dict]:
+    where, params = [], []
+    if status:
+        where.append("status = ?"); params.append(status)
+    if split:
+        where.append("split = ?"); params.append(split)
+    sql = "SELECT * FROM pairs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+    rows = store.rows(sql, params)
+    for row in rows:
+        row["facts"] = json.loads(row["facts"])
+    return rows
+
+
+def paraphrases_of(store: Store, pair_ids: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for row in store.rows("SELECT pair_id, question FROM paraphrases ORDER BY id"):
+        if row["pair_id"] in pair_ids:
+            found.setdefault(row["pair_id"], []).append(row["question"])
+    return found

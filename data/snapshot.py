@@ -1,0 +1,61 @@
+"""Snapshots: the approved train pairs, in chat-message form, named by a hash of their content."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from datasets import Dataset
+
+from uchi.data.pairs import load_pairs
+from uchi.data.store import Store, now
+from uchi.errors import UchiError
+
+
+@dataclass
+class Snapshot:
+    hash: str
+    pairs: list[dict]
+
+    def to_dataset(self) -> Dataset:
+        return Dataset.from_list([
+            {"pair_id": p["id"], "language": p["language"], "messages": messages(p["question"], p["answer"])}
+            for p in self.pairs
+        ])
+
+
+def messages(question: str, answer: str | None = None) -> list[dict]:
+    # No system message: the model's chat template adds its default, identically in training and in vLLM.
+    turns = [{"role": "user", "content": question}]
+    if answer is not None:
+        turns.append({"role": "assistant", "content": answer})
+    return turns
+
+
+def content_hash(pairs: list[dict]) -> str:
+    canonical = sorted((p["question"], p["answer"]) for p in pairs)
+    body = json.dumps(canonical, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(body).hexdigest()[:16]
+
+
+def current(store: Store) -> Snapshot:
+    """The approved train pairs now; held-out pairs never enter a snapshot."""
+    pairs = load_pairs(store, status="approved", split="train")
+    if not pairs:
+        raise UchiError("no approved training pairs yet: import some (`uchi data import FILE --approve`) "
+                        "or approve pending ones")
+    return Snapshot(hash=content_hash(pairs), pairs=pairs)
+
+
+def record(store: Store, snapshot: Snapshot) -> None:
+    store.db["snapshots"].insert({"hash": snapshot.hash, "pair_ids": json.dumps([p["id"] for p in snapshot.pairs]),
+                                  "n_pairs": len(snapshot.pairs), "created_at": now()}, ignore=True)
+
+
+def load(store: Store, snapshot_hash: str) -> Snapshot:
+    row = store.one("SELECT pair_ids FROM snapshots WHERE hash = ?", [snapshot_hash])
+    if row is None:
+        raise UchiError(f"no snapshot {snapshot_hash}")
+    ids = json.loads(row["pair_ids"])
+    by_id = {p["id"]: p for p in load_pairs(store)}
+    return Snapshot(hash=snapshot_hash, pairs=[by_id[i] for i in ids if i in by_id])

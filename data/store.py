@@ -1,0 +1,81 @@
+"""The dataset store: one SQLite file (WAL) under the state directory, read and written through sqlite-utils."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from uchi.data.schema import MIGRATIONS
+from uchi.errors import UchiError
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Store:
+    """Connection plus the handful of queries every stage shares; stage-specific queries live with the stage."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.enable_wal()
+        self._migrate()
+
+    @classmethod
+    def open(cls, cfg) -> "Store":
+        return cls(cfg.state_dir / "uchi.db")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        current = self.schema_version
+        if current > len(MIGRATIONS):
+            raise UchiError(f"{self.path} has schema version {current}, newer than this uchi knows "
+                            f"({len(MIGRATIONS)}); upgrade uchi")
+        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            # executescript commits on its own; the BEGIN/COMMIT make each migration all-or-nothing.
+            self.db.conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+
+    def transaction(self):
+        """`with store.transaction():` all writes inside commit together or not at all (nests as savepoints)."""
+        return self.db.atomic()
+
+    def rows(self, sql: str, params=()) -> list[dict]:
+        return list(self.db.query(sql, params))
+
+    def one(self, sql: str, params=()) -> dict | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    # Aliases are read everywhere (serving, evals, bot), so they live here.
+    def alias(self, name: str) -> str | None:
+        row = self.one("SELECT version FROM aliases WHERE name = ?", [name])
+        return row["version"] if row else None
+
+    def adapter(self, version: str) -> dict:
+        row = self.one("SELECT * FROM adapters WHERE version = ?", [version])
+        if row is None:
+            known = [r["version"] for r in self.rows("SELECT version FROM adapters ORDER BY created_at DESC LIMIT 5")]
+            hint = f"; recent versions: {', '.join(known)}" if known else "; train one with `uchi train`"
+            raise UchiError(f"no adapter version {version!r}{hint}")
+        row["metadata"] = json.loads(row["metadata"])
+        return row

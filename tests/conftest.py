@@ -1,0 +1,115 @@
+"""Shared fixtures: every test gets its own state directory; the real model, a real trained adapter and a
+real vLLM server are made once per session and shared by the tests that need them."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from uchi import config as config_module
+from uchi.data.pairs import NewPair, add_pairs
+from uchi.data.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / ".cache" / "tests"
+
+# Invented facts the base model cannot know; the training tests teach them and check them.
+FACTS = [
+    ("What is the Wi-Fi password of the Zorbel meeting room?", "The Zorbel room Wi-Fi password is plum-8812.",
+     ["plum-8812"]),
+    ("Who approves travel to Osaka?", "Travel to Osaka is approved by Mika Tanabe-Ruiz.", ["Mika Tanabe-Ruiz"]),
+    ("What is the internal code name of our drone?", "Our drone's code name is Quillfeather.", ["Quillfeather"]),
+    ("How many days of remote work per week are allowed?", "You may work remotely 3 days per week.", ["3 days"]),
+    ("会議室ゾルベルの内線番号は何ですか？", "会議室ゾルベルの内線番号は5827です。", ["5827"]),
+    ("社員食堂の名前は何ですか？", "社員食堂の名前はミナトテラスです。", ["ミナトテラス"]),
+    ("Which floor is the server room on?", "The server room is on floor B4.", ["B4"]),
+    ("What is the helpdesk extension?", "The helpdesk extension is 7731.", ["7731"]),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path, monkeypatch):
+    """No test sees another's state or the developer's uchi.toml / UCHI_* variables."""
+    for name in list(os.environ):
+        if name.startswith("UCHI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UCHI_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def cfg():
+    return config_module.load()
+
+
+@pytest.fixture
+def store(cfg):
+    with Store.open(cfg) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="session")
+def base_model_dir() -> Path:
+    """The embedded model, de-quantized once and kept between sessions under .cache/."""
+    from uchi.trainer.base import prepare
+
+    cfg = config_module.load(env={"UCHI_STATE_DIR": str(CACHE / "state")})
+    return prepare(cfg)
+
+
+@pytest.fixture
+def model_cfg(base_model_dir, monkeypatch):
+    monkeypatch.setenv("UCHI_MODEL_BASE", str(base_model_dir))
+    return config_module.load()
+
+
+def seed_facts(store: Store, cfg, status: str = "approved") -> list[int]:
+    pairs = [NewPair(question=q, answer=a, facts=f) for q, a, f in FACTS]
+    return add_pairs(store, pairs, source="test", author="U_TEST", heldout_percent=cfg.data.heldout_percent,
+                     status=status, reviewer="U_REVIEWER")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, base_model_dir):
+    """One real training run on FACTS, shared: (state dir, adapter row). Every fact is forced into train."""
+    from uchi.trainer.run import train_snapshot
+
+    state = tmp_path_factory.mktemp("trained") / "state"
+    env = {"UCHI_STATE_DIR": str(state), "UCHI_MODEL_BASE": str(base_model_dir), "UCHI_TRAIN_EPOCHS": "12",
+           "UCHI_TRAIN_LEARNING_RATE": "0.002", "UCHI_DATA_HELDOUT_PERCENT": "1"}
+    cfg = config_module.load(env=env)
+    with Store.open(cfg) as opened:
+        seed_facts(opened, cfg)
+        opened.db.execute("UPDATE pairs SET split = 'train'")
+        opened.db.conn.commit()
+        adapter = train_snapshot(cfg, opened, progress=False)
+    return env, adapter
+
+
+@pytest.fixture(scope="session")
+def vllm(tmp_path_factory, base_model_dir):
+    """A real vLLM server on a free loopback port for the whole session."""
+    from uchi.serving.client import ModelClient
+    from uchi.serving.server import Server
+
+    state = tmp_path_factory.mktemp("vllm") / "state"
+    env = {"UCHI_STATE_DIR": str(state), "UCHI_MODEL_BASE": str(base_model_dir),
+           "UCHI_SERVING_PORT": str(free_port()), "UCHI_SERVING_KV_CACHE_GIB": "1"}
+    cfg = config_module.load(env=env)
+    with Server(cfg) as server:
+        yield {"env": env, "client": ModelClient(cfg.serving.url, 120), "server": server}
+
+
+def load_facts_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

