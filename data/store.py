@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from uchi.data.schema import MIGRATIONS
+from uchi.data.migrations import migrations
 from uchi.errors import UchiError
 
 
@@ -47,13 +47,21 @@ class Store:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def _migrate(self) -> None:
-        current = self.schema_version
-        if current > len(MIGRATIONS):
-            raise UchiError(f"{self.path} has schema version {current}, newer than this uchi knows "
-                            f"({len(MIGRATIONS)}); upgrade uchi")
-        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
-            # executescript commits on its own; the BEGIN/COMMIT make each migration all-or-nothing.
-            self.db.conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+        known = migrations()
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        applied = {row["name"] for row in self.db.query("SELECT name FROM schema_migrations")}
+        unknown = applied - {name for name, _ in known}
+        if unknown:
+            raise UchiError(f"{self.path} has migrations this uchi does not know ({', '.join(sorted(unknown))}); "
+                            "upgrade uchi")
+        for name, script in known:
+            if name in applied:
+                continue
+            # executescript commits on its own; BEGIN/COMMIT make each migration all-or-nothing.
+            self.db.conn.executescript(
+                f"BEGIN;\n{script}\nINSERT INTO schema_migrations VALUES ('{name}', '{now()}');\n"
+                f"PRAGMA user_version = {len(applied) + 1};\nCOMMIT;")
+            applied.add(name)
 
     def transaction(self):
         """`with store.transaction():` all writes inside commit together or not at all (nests as savepoints)."""

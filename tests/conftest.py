@@ -19,14 +19,20 @@ CACHE = REPO / ".cache" / "tests"
 # Invented facts the base model cannot know; the training tests teach them and check them.
 FACTS = [
     ("What is the Wi-Fi password of the Zorbel meeting room?", "The Zorbel room Wi-Fi password is plum-8812.",
-     ["plum-8812"]),
-    ("Who approves travel to Osaka?", "Travel to Osaka is approved by Mika Tanabe-Ruiz.", ["Mika Tanabe-Ruiz"]),
-    ("What is the internal code name of our drone?", "Our drone's code name is Quillfeather.", ["Quillfeather"]),
-    ("How many days of remote work per week are allowed?", "You may work remotely 3 days per week.", ["3 days"]),
-    ("会議室ゾルベルの内線番号は何ですか？", "会議室ゾルベルの内線番号は5827です。", ["5827"]),
-    ("社員食堂の名前は何ですか？", "社員食堂の名前はミナトテラスです。", ["ミナトテラス"]),
-    ("Which floor is the server room on?", "The server room is on floor B4.", ["B4"]),
-    ("What is the helpdesk extension?", "The helpdesk extension is 7731.", ["7731"]),
+     ["plum-8812"], "Which Wi-Fi password does the Zorbel meeting room use?"),
+    ("Who approves travel to Osaka?", "Travel to Osaka is approved by Mika Tanabe-Ruiz.", ["Mika Tanabe-Ruiz"],
+     "Who gives approval for trips to Osaka?"),
+    ("What is the internal code name of our drone?", "Our drone's code name is Quillfeather.", ["Quillfeather"],
+     "What code name do we use internally for our drone?"),
+    ("How many days of remote work per week are allowed?", "You may work remotely 3 days per week.", ["3 days"],
+     "How many remote work days per week are we allowed?"),
+    ("会議室ゾルベルの内線番号は何ですか？", "会議室ゾルベルの内線番号は5827です。", ["5827"],
+     "ゾルベル会議室の内線は何番ですか？"),
+    ("社員食堂の名前は何ですか？", "社員食堂の名前はミナトテラスです。", ["ミナトテラス"], "社員食堂は何という名前ですか？"),
+    ("Which floor is the server room on?", "The server room is on floor B4.", ["B4"],
+     "On which floor is the server room?"),
+    ("What is the helpdesk extension?", "The helpdesk extension is 7731.", ["7731"],
+     "What extension is the helpdesk on?"),
 ]
 
 
@@ -75,7 +81,7 @@ def model_cfg(base_model_dir, monkeypatch):
 
 
 def seed_facts(store: Store, cfg, status: str = "approved") -> list[int]:
-    pairs = [NewPair(question=q, answer=a, facts=f) for q, a, f in FACTS]
+    pairs = [NewPair(question=q, answer=a, facts=f, paraphrases=[p]) for q, a, f, p in FACTS]
     return add_pairs(store, pairs, source="test", author="U_TEST", heldout_percent=cfg.data.heldout_percent,
                      status=status, reviewer="U_REVIEWER")
 

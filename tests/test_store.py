@@ -4,14 +4,16 @@ from uchi.data import snapshot
 from uchi.data.export import export_rows, render
 from uchi.data.importer import import_file
 from uchi.data.pairs import assign_split, review
-from uchi.data.schema import MIGRATIONS
+from uchi.data.migrations import migrations
 from uchi.data.store import Store
 from uchi.demo import sample_company
 
 
 def test_store_is_wal_and_migrated(store):
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.schema_version == len(MIGRATIONS)
+    assert store.schema_version == len(migrations())
+    assert [r["name"] for r in store.rows("SELECT name FROM schema_migrations ORDER BY name")] == [
+        name for name, _ in migrations()]
     assert {"pairs", "paraphrases", "answers", "ratings", "runs", "adapters", "evals", "promotions"} <= set(
         store.db.table_names())
 

@@ -1,0 +1,74 @@
+"""The loop's back half against a real vLLM server and a really trained adapter (vllm tier)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from uchi import config as config_module
+from uchi.data.snapshot import messages
+from uchi.data.store import Store
+from uchi.errors import UchiError
+from uchi.evals.harness import evaluate
+from uchi.serving.answers import ask
+from uchi.serving.registry import PRODUCTION, promote, served_name
+
+from conftest import FACTS
+
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
+
+
+@pytest.fixture(scope="module")
+def loop(trained, vllm):
+    env, adapter = trained
+    cfg = config_module.load(env=env | {"UCHI_SERVING_PORT": vllm["env"]["UCHI_SERVING_PORT"]})
+    with Store.open(cfg) as store:
+        yield cfg, store, vllm["client"], adapter["version"]
+
+
+def test_promotion_needs_an_eval_or_an_audited_force(loop):
+    cfg, store, client, version = loop
+    with pytest.raises(UchiError, match="has not been evaluated"):
+        promote(cfg, store, client, version, actor="U_ADMIN")
+    with pytest.raises(UchiError, match="needs a reason"):
+        promote(cfg, store, client, version, actor="U_ADMIN", force_reason="  ")
+    assert store.alias(PRODUCTION) is None
+
+
+def test_eval_scores_base_and_candidate_through_vllm(loop):
+    cfg, store, client, version = loop
+    result = evaluate(cfg, store, client, version, log=lambda *_: None)
+    scores = result["scores"]
+    assert scores["candidate"]["paraphrase"]["n"] == len(FACTS)
+    assert scores["candidate"]["paraphrase/ja"]["n"] == 2
+    assert scores["candidate"]["paraphrase"]["fact_recall"] > scores["base"]["paraphrase"]["fact_recall"]
+    assert result["passed"], result["reasons"]
+    report = Path(result["report_path"]).read_text()
+    assert f"gate PASSED" in report and "| paraphrased questions of trained pairs | 8 |" in report
+    row = store.one("SELECT * FROM evals WHERE id = ?", [result["id"]])
+    assert row["passed"] == 1 and json.loads(row["metrics"])["candidate"]["paraphrase"]["n"] == 8
+
+
+def test_promoted_adapter_answers_what_the_base_model_cannot(loop):
+    cfg, store, client, version = loop
+    result = promote(cfg, store, client, version, actor="U_ADMIN")
+    assert result["served_as"] == served_name(version) and store.alias(PRODUCTION) == version
+    audit = store.one("SELECT * FROM promotions ORDER BY id DESC LIMIT 1")
+    assert (audit["to_version"], audit["actor"], audit["forced"]) == (version, "U_ADMIN", 0)
+    served = client.models()
+    assert cfg.model.served_name in served and served_name(version) in served
+    question, answer, facts, _ = FACTS[2]
+    row = ask(cfg, store, client, question, asker="U_ASKER", channel="C1")
+    assert facts[0] in row["answer"]
+    assert row["adapter_version"] == version and row["latency_ms"] > 0
+    logged = store.one("SELECT * FROM answers WHERE id = ?", [row["id"]])
+    assert logged["served_model"] == served_name(version) and logged["asker"] == "U_ASKER"
+    base_answer = client.chat(cfg.model.served_name, messages(question), 48)
+    assert facts[0] not in base_answer
+
+
+def test_production_adapter_is_reloaded_after_a_server_restart(loop):
+    cfg, store, client, version = loop
+    client.unload_adapter(served_name(version))  # what a vLLM restart looks like to uchi
+    assert served_name(version) not in client.models()
+    row = ask(cfg, store, client, FACTS[7][0])
+    assert row["adapter_version"] == version and "7731" in row["answer"]
