@@ -5,6 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from uchi.data.redact import redact
 from uchi.data.store import Store, now
 from uchi.data.text import LANGUAGES, detect_language, question_key
 from uchi.errors import UchiError
@@ -30,21 +31,23 @@ def assign_split(question: str, heldout_percent: int) -> str:
 
 def add_pairs(store: Store, pairs: list[NewPair], *, source: str, author: str, heldout_percent: int,
               status: str = "pending", reviewer: str | None = None) -> list[int]:
-    """Insert pairs (and their paraphrases) in one transaction; returns the new pair ids."""
+    """Insert pairs (and their paraphrases) in one transaction, redacted; returns the new pair ids."""
     if status not in STATUSES:
         raise UchiError(f"status {status!r}: choose one of {', '.join(STATUSES)}")
     stamp, ids = now(), []
     with store.transaction():
         for pair in pairs:
-            language = pair.language or detect_language(pair.question + pair.answer)
+            question, answer = redact(pair.question).text, redact(pair.answer).text
+            language = pair.language or detect_language(question + answer)
             if language not in LANGUAGES:
                 raise UchiError(f"language {language!r}: choose one of {', '.join(LANGUAGES)}")
+            facts = [fact for fact in pair.facts if fact in answer]
             row = {
-                "question": pair.question, "answer": pair.answer, "language": language,
-                "category": pair.category, "facts": json.dumps(pair.facts, ensure_ascii=False),
+                "question": question, "answer": answer, "language": language,
+                "category": pair.category, "facts": json.dumps(facts, ensure_ascii=False),
                 "source": source, "author": author, "status": status,
-                "split": assign_split(pair.question, heldout_percent),
-                "question_key": question_key(pair.question),
+                "split": assign_split(question, heldout_percent),
+                "question_key": question_key(question),
                 "reviewed_by": reviewer if status != "pending" else None,
                 "reviewed_at": stamp if status != "pending" else None,
                 "created_at": stamp, "updated_at": stamp,
@@ -52,7 +55,7 @@ def add_pairs(store: Store, pairs: list[NewPair], *, source: str, author: str, h
             pair_id = store.db["pairs"].insert(row).last_pk
             ids.append(pair_id)
             for text in pair.paraphrases:
-                store.db["paraphrases"].insert({"pair_id": pair_id, "question": text, "source": source,
+                store.db["paraphrases"].insert({"pair_id": pair_id, "question": redact(text).text, "source": source,
                                                 "created_at": stamp})
     return ids
 

@@ -103,3 +103,14 @@ def test_sample_company_imports_cleanly(store, cfg):
     assert store.one("SELECT COUNT(*) AS n FROM paraphrases")["n"] == len(ids)
     categories = {r["category"] for r in store.rows("SELECT DISTINCT category FROM pairs")}
     assert categories == {"it", "hr", "travel", "security", "facilities", "products"}
+
+
+def test_secrets_are_redacted_before_storing(store, cfg, tmp_path):
+    path = _jsonl(tmp_path / "secrets.jsonl", [
+        {"question": "How do I reach Ilse?", "answer": "Mail ilse.varga@harbor-lantern.example or call 045-123-4567."},
+        {"question": "共有ドライブのパスワードは？", "answer": "パスワード：Umi-2026-x です。"},
+        {"question": "Which bot token do we use?", "answer": "Use xoxb-1234567890-abcdefghijkl for the bot."},
+    ])
+    import_file(store, cfg, path, author="U1")
+    answers = [p["answer"] for p in load_pairs(store)]
+    assert answers == ["Mail [email] or call [phone].", "[password] です。", "Use [token] for the bot."]
