@@ -14,7 +14,7 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
     ("password", re.compile(r"(?i)(?:password|passwd|pwd|パスワード|暗証番号)\s*(?:is|は|[:：=])\s*[^\s、。,]+")),
     ("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
     ("phone", re.compile(r"(?<![\w.-])(?:\+\d{1,3}[\s-]?)?(?:\(?0\d{1,4}\)?[\s-]?\d{1,4}[\s-]?\d{3,4}"
-                         r"|\d{3}[\s-]\d{3}[\s-]\d{4})(?![\w.-])")),
+                         r"|\d{3}[\s-]\d{3}[\s-]\d{4})(?![\w-]|\.\d)")),
 ]
 
 
