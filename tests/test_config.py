@@ -54,3 +54,16 @@ def test_resolved_config_round_trips(tmp_path):
     path.write_text(cfg.as_toml())
     again = config_module.load(path, env={})
     assert again.train == cfg.train and again.serving == cfg.serving
+
+
+def test_lists_from_file_and_environment(tmp_path):
+    path = tmp_path / "uchi.toml"
+    path.write_text('[slack]\nadmins = ["U1", "U2"]\n')
+    cfg = config_module.load(path, env={"UCHI_SLACK_REVIEWERS": "U3, U4"})
+    assert cfg.slack.admins == ["U1", "U2"] and cfg.slack.reviewers == ["U3", "U4"]
+    path.write_text('[slack]\nadmins = "U1"\n')
+    cfg = config_module.load(path, env={})
+    assert cfg.slack.admins == ["U1"]
+    path.write_text('[slack]\nadmins = [1]\n')
+    with pytest.raises(ConfigError, match="expected a list of strings"):
+        config_module.load(path, env={})

@@ -93,6 +93,22 @@ class ServingConfig:
 
 
 @dataclass
+class SlackConfig:
+    # Tokens are secrets: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP mode), SLACK_APP_TOKEN (Socket Mode),
+    # read from the environment only.
+    # Slack user IDs allowed to run /retrain, /promote, /rollback.
+    admins: list[str] = field(default_factory=list)
+    # Slack user IDs, and/or a user group ID (S...), whose members review pending pairs.
+    reviewers: list[str] = field(default_factory=list)
+    reviewer_group: str = ""
+    # The Web API base URL; tests point it at a local fake through this same seam.
+    api_url: str = "https://slack.com/api/"
+    # HTTP mode listens here (Socket Mode needs no port).
+    host: str = "0.0.0.0"
+    port: int = 3000
+
+
+@dataclass
 class Config:
     company: CompanyConfig = field(default_factory=CompanyConfig)
     state: StateConfig = field(default_factory=StateConfig)
@@ -101,6 +117,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
     source: Path | None = None
 
     @property
@@ -130,6 +147,8 @@ def _sections():
 
 
 def _toml_value(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -138,6 +157,14 @@ def _toml_value(value) -> str:
 
 
 def _coerce(raw, kind, where: str, problems: list[str]):
+    if typing.get_origin(kind) is list:
+        # Environment variables give lists comma-separated.
+        items = [part.strip() for part in raw.split(",") if part.strip()] if isinstance(raw, str) else raw
+        if isinstance(items, list) and all(isinstance(item, str) for item in items):
+            return items
+        problems.append(f"{where} = {raw!r}: expected a list of strings (TOML array, or comma-separated in "
+                        "the environment)")
+        return None
     try:
         if kind is bool:
             if isinstance(raw, bool):
