@@ -68,3 +68,18 @@ def promote(cfg: Config, store: Store, client: ModelClient, version: str, *, act
     set_alias(store, PRODUCTION, version, actor=actor, reason=force_reason or "gate passed",
               forced=force_reason is not None)
     return {"version": version, "previous": store.alias(PREVIOUS), "served_as": served_name(version)}
+
+
+def rollback(cfg: Config, store: Store, client: ModelClient, *, actor: str, reason: str = "rollback") -> dict:
+    """Move production back to the previous version (reloading it if the server lost it)."""
+    current, previous = store.alias(PRODUCTION), store.alias(PREVIOUS)
+    if current is None:
+        raise UchiError("nothing to roll back: no adapter is in production (the base model answers)")
+    if previous:
+        ensure_loaded(client, store, previous)
+    with store.transaction():
+        store.db["aliases"].upsert({"name": PRODUCTION, "version": previous, "updated_at": now()}, pk="name")
+        store.db["aliases"].upsert({"name": PREVIOUS, "version": None, "updated_at": now()}, pk="name")
+        store.db["promotions"].insert({"alias": PRODUCTION, "from_version": current, "to_version": previous,
+                                       "actor": actor, "reason": reason, "forced": 0, "created_at": now()})
+    return {"version": previous, "rolled_back": current}

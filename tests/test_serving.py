@@ -72,3 +72,16 @@ def test_production_adapter_is_reloaded_after_a_server_restart(loop):
     assert served_name(version) not in client.models()
     row = ask(cfg, store, client, FACTS[7][0])
     assert row["adapter_version"] == version and "7731" in row["answer"]
+
+
+def test_rollback_returns_to_the_base_model_and_is_audited(loop):
+    from uchi.serving.registry import rollback
+
+    cfg, store, client, version = loop
+    result = rollback(cfg, store, client, actor="U_ADMIN")
+    assert result == {"version": None, "rolled_back": version}
+    assert store.alias(PRODUCTION) is None
+    row = ask(cfg, store, client, FACTS[7][0])
+    assert row["adapter_version"] is None and row["served_model"] == cfg.model.served_name
+    with pytest.raises(UchiError, match="nothing to roll back"):
+        rollback(cfg, store, client, actor="U_ADMIN")
