@@ -113,4 +113,4 @@ def test_secrets_are_redacted_before_storing(store, cfg, tmp_path):
     ])
     import_file(store, cfg, path, author="U1")
     answers = [p["answer"] for p in load_pairs(store)]
-    assert answers == ["Mail [email] or call [phone].", "[password] です。", "Use [token] for the bot."]
+    assert answers == ["Mail [email] or call [phone].", "パスワード：[password] です。", "Use [token] for the bot."]
