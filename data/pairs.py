@@ -5,6 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from uchi.data import conflicts, dedup, limits, merge
 from uchi.data.redact import redact
 from uchi.data.store import Store, now
 from uchi.data.text import LANGUAGES, detect_language, question_key
@@ -31,33 +32,65 @@ def assign_split(question: str, heldout_percent: int) -> str:
 
 def add_pairs(store: Store, pairs: list[NewPair], *, source: str, author: str, heldout_percent: int,
               status: str = "pending", reviewer: str | None = None) -> list[int]:
-    """Insert pairs (and their paraphrases) in one transaction, redacted; returns the new pair ids."""
+    """Insert pairs (and their paraphrases) in one transaction, redacted; returns one pair id per input.
+
+    Each pair is checked against the stored ones as it arrives: a repeat of an existing pair (the same
+    question, an agreeing answer) is merged into it (recorded, with a vote) and its id returned; a
+    different answer to the same question is stored and flagged as a conflict for reviewers. The author's
+    rate limit and the review rules (data.* in uchi.toml) apply; see data/limits.py.
+    """
     if status not in STATUSES:
         raise UchiError(f"status {status!r}: choose one of {', '.join(STATUSES)}")
-    stamp, ids = now(), []
+    rules = limits.policy(store)
+    limits.check_rate(store, rules, author=author, source=source, n=len(pairs))
+    status, reviewer = limits.arrival_review(rules, author=author, source=source, status=status, reviewer=reviewer)
+    ids = []
     with store.transaction():
+        dedup.backfill(store)
         for pair in pairs:
-            question, answer = redact(pair.question).text, redact(pair.answer).text
-            language = pair.language or detect_language(question + answer)
-            if language not in LANGUAGES:
-                raise UchiError(f"language {language!r}: choose one of {', '.join(LANGUAGES)}")
-            facts = [fact for fact in pair.facts if fact in answer]
-            row = {
-                "question": question, "answer": answer, "language": language,
-                "category": pair.category, "facts": json.dumps(facts, ensure_ascii=False),
-                "source": source, "author": author, "status": status,
-                "split": assign_split(question, heldout_percent),
-                "question_key": question_key(question),
-                "reviewed_by": reviewer if status != "pending" else None,
-                "reviewed_at": stamp if status != "pending" else None,
-                "created_at": stamp, "updated_at": stamp,
-            }
-            pair_id = store.db["pairs"].insert(row).last_pk
-            ids.append(pair_id)
-            for text in pair.paraphrases:
-                store.db["paraphrases"].insert({"pair_id": pair_id, "question": redact(text).text, "source": source,
-                                                "created_at": stamp})
+            ids.append(_add_one(store, rules, pair, source=source, author=author, heldout_percent=heldout_percent,
+                                status=status, reviewer=reviewer))
     return ids
+
+
+def _add_one(store: Store, rules, pair: NewPair, *, source: str, author: str, heldout_percent: int, status: str,
+             reviewer: str | None) -> int:
+    question, answer = redact(pair.question).text, redact(pair.answer).text
+    placement = dedup.place(store, question, answer, duplicate_threshold=rules.duplicate_threshold,
+                            agree_threshold=rules.agree_threshold)
+    if placement.merge_into is not None:
+        merge.record_repeat(store, placement.merge_into["id"], question=question, answer=answer, author=author,
+                            source=source)
+        return placement.merge_into["id"]
+    language = pair.language or detect_language(question + answer)
+    if language not in LANGUAGES:
+        raise UchiError(f"language {language!r}: choose one of {', '.join(LANGUAGES)}")
+    stamp = now()
+    row = {
+        "question": question, "answer": answer, "language": language, "category": pair.category,
+        "facts": json.dumps([fact for fact in pair.facts if fact in answer], ensure_ascii=False),
+        "source": source, "author": author, "status": status, "split": assign_split(question, heldout_percent),
+        "question_key": free_key(store, question_key(question)),
+        "reviewed_by": reviewer if status != "pending" else None,
+        "reviewed_at": stamp if status != "pending" else None, "created_at": stamp, "updated_at": stamp,
+    }
+    pair_id = store.db["pairs"].insert(row).last_pk
+    dedup.index(store, pair_id, question)
+    for near in placement.conflicts:
+        conflicts.flag(store, near.pair["id"], pair_id, near.similarity)
+    for text in pair.paraphrases:
+        store.db["paraphrases"].insert({"pair_id": pair_id, "question": redact(text).text, "source": source,
+                                        "created_at": stamp}, ignore=True)
+    return pair_id
+
+
+def free_key(store: Store, key: str) -> str:
+    """The question's key, or a numbered variant when the same question already has a different answer."""
+    candidate, n = key, 1
+    while store.one("SELECT 1 FROM pairs WHERE question_key = ?", [candidate]):
+        n += 1
+        candidate = f"{key}#{n}"
+    return candidate
 
 
 def find_by_question(store: Store, question: str) -> dict | None:
@@ -68,12 +101,15 @@ def review(store: Store, pair_ids: list[int], status: str, reviewer: str) -> int
     """Approve or reject pending (or previously reviewed) pairs; returns how many changed."""
     if status not in ("approved", "rejected"):
         raise UchiError(f"review status {status!r}: use approved or rejected")
-    stamp = now()
+    stamp, rules = now(), limits.policy(store)
     with store.transaction():
         changed = 0
         for pair_id in pair_ids:
-            if store.one("SELECT id FROM pairs WHERE id = ?", [pair_id]) is None:
+            pair = store.one("SELECT author, source FROM pairs WHERE id = ?", [pair_id])
+            if pair is None:
                 raise UchiError(f"no pair #{pair_id}; list pending pairs with `uchi data export --status pending`")
+            if status == "approved":
+                limits.check_reviewer(rules, author=pair["author"], source=pair["source"], reviewer=reviewer)
             store.db["pairs"].update(pair_id, {"status": status, "reviewed_by": reviewer,
                                                "reviewed_at": stamp, "updated_at": stamp})
             changed += 1

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from datasets import Dataset
 
+from uchi.data import conflicts, limits
 from uchi.data.pairs import load_pairs
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
@@ -16,6 +17,8 @@ from uchi.errors import UchiError
 class Snapshot:
     hash: str
     pairs: list[dict]
+    # Approved train pairs left out of this snapshot, with why ("conflict", "author cap").
+    held_back: dict[int, str] = field(default_factory=dict)
 
     def to_dataset(self) -> Dataset:
         return Dataset.from_list([
@@ -39,12 +42,22 @@ def content_hash(pairs: list[dict]) -> str:
 
 
 def current(store: Store) -> Snapshot:
-    """The approved train pairs now; held-out pairs never enter a snapshot."""
-    pairs = load_pairs(store, status="approved", split="train")
-    if not pairs:
+    """The approved train pairs now, less those in an open conflict and those over their author's cap;
+    held-out pairs never enter a snapshot."""
+    approved = load_pairs(store, status="approved", split="train")
+    if not approved:
         raise UchiError("no approved training pairs yet: import some (`uchi data import FILE --approve`) "
                         "or approve pending ones")
-    return Snapshot(hash=content_hash(pairs), pairs=pairs)
+    blocked = conflicts.blocked(store)
+    held_back = {p["id"]: "conflict" for p in approved if p["id"] in blocked}
+    votes = {r["pair_id"]: r["n"] for r in store.rows(
+        "SELECT pair_id, SUM(value) AS n FROM pair_votes GROUP BY pair_id")}
+    pairs, capped = limits.cap_authors([p for p in approved if p["id"] not in blocked], limits.policy(store), votes)
+    held_back |= {p["id"]: "author cap" for p in capped}
+    if not pairs:
+        raise UchiError(f"all {len(approved)} approved training pairs are held back (open conflicts or the author "
+                        "cap); resolve conflicts with `uchi data conflicts`")
+    return Snapshot(hash=content_hash(pairs), pairs=pairs, held_back=held_back)
 
 
 def record(store: Store, snapshot: Snapshot) -> None:

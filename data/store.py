@@ -19,6 +19,10 @@ def now() -> str:
 class Store:
     """Connection plus the handful of queries every stage shares; stage-specific queries live with the stage."""
 
+    # The configuration it was opened with (Store.open), so that data policies (rate limits, the author
+    # cap) apply whoever calls add_pairs or snapshot.current; None for a bare Store(path): defaults apply.
+    cfg = None
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +35,9 @@ class Store:
 
     @classmethod
     def open(cls, cfg) -> "Store":
-        return cls(cfg.state_dir / "uchi.db")
+        opened = cls(cfg.state_dir / "uchi.db")
+        opened.cfg = cfg
+        return opened
 
     def close(self) -> None:
         self.db.close()

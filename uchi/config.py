@@ -45,6 +45,24 @@ class DataConfig:
     heldout_percent: int = 10
     max_question_chars: int = 2000
     max_answer_chars: int = 8000
+    # Questions at least this similar (Jaccard of character 3-grams, 0-1) are the same question: a new pair
+    # is merged into the old one when their answers agree, and flagged as a conflict when they do not.
+    duplicate_threshold: float = 0.75
+    # Two answers to the same question agree when at least this similar and stating the same numbers.
+    agree_threshold: float = 0.8
+    # Pairs one author may submit per window; CLI imports and trusted authors are exempt.
+    rate_limit_pairs: int = 30
+    rate_limit_minutes: int = 60
+    # The largest share of a training snapshot one author's pairs may take (curated CLI imports exempt),
+    # so that one user cannot flood what the model learns...
+    author_share: float = 0.25
+    # ...though any author may have this many pairs trained, so a young dataset can still train.
+    author_floor: int = 25
+    # Authors (e.g. Slack user IDs) whose pairs are approved without review; everyone else's wait for a
+    # reviewer other than themselves.
+    trusted_authors: list[str] = field(default_factory=list)
+    # Backups kept by `uchi data backup` (under <state>/backups); older ones are deleted.
+    backup_keep: int = 7
 
 
 @dataclass
@@ -206,12 +224,21 @@ def _validate(cfg: Config, problems: list[str]) -> None:
     positive = [("model", "max_new_tokens"), ("train", "rank"), ("train", "alpha"), ("train", "epochs"),
                 ("train", "batch_size"), ("train", "max_seq_len"), ("eval", "max_items"),
                 ("eval", "concurrency"), ("serving", "kv_cache_gib"), ("serving", "max_loras"),
-                ("serving", "max_model_len"), ("data", "max_question_chars"), ("data", "max_answer_chars")]
+                ("serving", "max_model_len"), ("data", "max_question_chars"), ("data", "max_answer_chars"),
+                ("data", "rate_limit_pairs"), ("data", "rate_limit_minutes"), ("data", "backup_keep")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             problems.append(f"{section}.{key} must be greater than 0")
     if not 0 < cfg.data.heldout_percent < 100:
         problems.append("data.heldout_percent must be between 1 and 99 (share of pairs kept for evaluation)")
+    for key in ("duplicate_threshold", "agree_threshold"):
+        if not 0 < getattr(cfg.data, key) <= 1:
+            problems.append(f"data.{key} must be in (0, 1]: a Jaccard similarity (0.75 catches rewordings "
+                            "of punctuation and politeness, not different questions)")
+    if not 0 < cfg.data.author_share <= 1:
+        problems.append("data.author_share must be in (0, 1]: the largest share of a snapshot one author may take")
+    if cfg.data.author_floor < 0:
+        problems.append("data.author_floor must be 0 or more")
     if not 0 < cfg.train.learning_rate < 1:
         problems.append("train.learning_rate must be between 0 and 1 (LoRA usually 1e-4 .. 2e-3)")
     if not 0 <= cfg.train.dropout < 1:

@@ -1,0 +1,139 @@
+"""Near-duplicate questions, found on every insert.
+
+A question is reduced to its core (normalised, punctuation, English function words and Japanese
+politeness endings dropped: "How can I book the Lab Deck?" and "how do i book the lab deck please"
+are both `booklabdeck`) and compared by the Jaccard similarity of its character 3-grams, which needs
+no tokenizer and works for Japanese. MinHash signatures of the 3-grams are banded into the store
+(LSH), so an insert looks only at likely candidates; each candidate is confirmed by the exact
+similarity. Questions that state different numbers are never the same ("room 3" / "room 4").
+Measured on the sample company: distinct questions score at most 0.64 ("国内出張の日当" vs "海外出張の日当"),
+rewordings of politeness and punctuation 0.75-1.0; hence data.duplicate_threshold = 0.75.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass
+
+from uchi.data.store import Store
+from uchi.data.text import normalize
+
+N = 3
+BANDS, ROWS = 16, 2  # 32 permutations; a pair at similarity 0.6 becomes a candidate with p > 0.999
+_PRIME = (1 << 61) - 1
+_rng = random.Random(20260129)
+_PERMUTATIONS = [(_rng.randrange(1, _PRIME), _rng.randrange(_PRIME)) for _ in range(BANDS * ROWS)]
+_STOPWORDS = set("a an the is are am was be do does did can could would should will shall may might i we you my "
+                 "our your me us of for to in on at by with about please what how who which where when why there "
+                 "it its this that".split())
+_JA_ENDINGS = re.compile(r"(?:を教えてください|を教えて下さい|を教えて|教えてください|でしょうか|ですか|ますか|"
+                         r"ください|下さい|は何番|は何|って何|ですが|ですか)+$")
+_NUMBER = re.compile(r"\d+")
+
+
+@dataclass
+class Neighbour:
+    pair: dict
+    similarity: float
+
+
+def core(text: str) -> str:
+    text = re.sub(r"['’]s\b", "", normalize(text))
+    words = [w for w in re.sub(r"[^\w\s]", " ", text).split() if w not in _STOPWORDS]
+    return _JA_ENDINGS.sub("", "".join(words)) or normalize(text)
+
+
+def shingles(text: str) -> set[str]:
+    base = core(text)
+    return {base[i:i + N] for i in range(max(1, len(base) - N + 1))}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def numbers(text: str) -> list[str]:
+    return sorted(_NUMBER.findall(normalize(text)))
+
+
+def similarity(a: str, b: str) -> float:
+    """0 when the texts state different numbers, else the Jaccard similarity of their 3-gram cores."""
+    return jaccard(shingles(a), shingles(b)) if numbers(a) == numbers(b) else 0.0
+
+
+def _hash(shingle: str) -> int:
+    return int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def bands(text: str) -> list[int]:
+    hashes = [_hash(s) for s in shingles(text)]
+    signature = [min((a * h + b) % _PRIME for h in hashes) for a, b in _PERMUTATIONS]
+    out = []
+    for band in range(BANDS):
+        rows = ",".join(map(str, signature[band * ROWS:(band + 1) * ROWS])).encode()
+        out.append(int.from_bytes(hashlib.blake2b(rows, digest_size=8).digest(), "big") >> 1)  # SQLite int64
+    return out
+
+
+def index(store: Store, pair_id: int, question: str) -> None:
+    store.db.conn.executemany("INSERT OR REPLACE INTO question_bands (pair_id, band, hash) VALUES (?, ?, ?)",
+                              [(pair_id, band, h) for band, h in enumerate(bands(question))])
+
+
+def backfill(store: Store) -> int:
+    """Index pairs that have no bands yet (stored before this index existed, or whose question was edited)."""
+    missing = store.rows("SELECT p.id, p.question FROM pairs p LEFT JOIN question_bands b "
+                         "ON b.pair_id = p.id AND b.band = 0 WHERE b.pair_id IS NULL")
+    for row in missing:
+        index(store, row["id"], row["question"])
+    return len(missing)
+
+
+def neighbours(store: Store, question: str, threshold: float, *, exclude: int | None = None) -> list[Neighbour]:
+    """Stored pairs whose question is at least `threshold` similar, most similar first."""
+    keys = bands(question)
+    clauses = " OR ".join("(band = ? AND hash = ?)" for _ in keys)
+    params = [v for band, h in enumerate(keys) for v in (band, h)]
+    ids = {r["pair_id"] for r in store.rows(f"SELECT DISTINCT pair_id FROM question_bands WHERE {clauses}", params)}
+    ids.discard(exclude)
+    found = []
+    for pair_id in sorted(ids):
+        pair = store.one("SELECT * FROM pairs WHERE id = ?", [pair_id])
+        score = similarity(question, pair["question"])
+        if score >= threshold:
+            found.append(Neighbour(pair, round(score, 3)))
+    return sorted(found, key=lambda n: (-n.similarity, n.pair["id"]))
+
+
+def answers_agree(a: str, b: str, threshold: float) -> bool:
+    return numbers(a) == numbers(b) and jaccard(shingles(a), shingles(b)) >= threshold
+
+
+@dataclass
+class Placement:
+    """Where a new pair goes: merged into an existing pair, or a new row that conflicts with some."""
+    merge_into: dict | None
+    conflicts: list[Neighbour]
+
+
+_RANK = {"approved": 0, "pending": 1, "rejected": 2}
+
+
+def place(store: Store, question: str, answer: str, *, duplicate_threshold: float,
+          agree_threshold: float) -> Placement:
+    """A repeat of an existing pair (the same question, an agreeing answer) merges into it, the approved
+    one first; a different answer to the same question conflicts with every live pair that disagrees."""
+    near = neighbours(store, question, duplicate_threshold)
+    agreeing = [n for n in near if answers_agree(answer, n.pair["answer"], agree_threshold)]
+    if agreeing:
+        best = min(agreeing, key=lambda n: (_RANK[n.pair["status"]], -n.similarity, n.pair["id"]))
+        return Placement(best.pair, [])
+    return Placement(None, [n for n in near if n.pair["status"] != "rejected"])
+
+
+def nearest(pairs: list[dict], question: str, k: int = 5) -> list[Neighbour]:
+    """The k pairs whose questions are most similar to this one (for lineage: no index needed)."""
+    target = shingles(question)
+    scored = [Neighbour(p, round(jaccard(target, shingles(p["question"])), 3)) for p in pairs]
+    return sorted(scored, key=lambda n: (-n.similarity, n.pair["id"]))[:k]
