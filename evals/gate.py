@@ -1,27 +1,101 @@
-"""The gate: does the candidate know the company better than production, by the configured margin?"""
+"""The gate: paired comparisons on identical items, decided on interval bounds, with the policy in config.
+
+Each check says what it measured, on how many items, the interval, and whether it is a hard gate;
+the verdict passes only when every hard check passes. Too few items is a failure that says so.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import statistics
+from dataclasses import asdict, dataclass, field
 
 from uchi.config import EvalConfig
+from uchi.evals import stats
 
-MIN_ITEMS = 5
+
+@dataclass
+class Check:
+    gate: str
+    metric: str
+    n: int
+    candidate: float | None
+    reference: float | None
+    delta: float | None
+    low: float | None
+    high: float | None
+    passed: bool
+    hard: bool
+    note: str = ""
 
 
 @dataclass
 class Verdict:
     passed: bool
-    reasons: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        failing = [c for c in self.checks if c.hard and not c.passed]
+        return [f"{c.gate}: {c.note}" for c in failing] or ["every hard gate passed"]
+
+    def to_json(self) -> list[dict]:
+        return [asdict(c) for c in self.checks]
 
 
-def decide(scores: dict[str, dict], baseline: str, cfg: EvalConfig) -> Verdict:
-    """scores[system][set] = {"fact_recall": mean, "n": items}; baseline is production, or base before any."""
-    candidate = scores["candidate"]["paraphrase"]
-    reference = scores[baseline]["paraphrase"]
-    if candidate["n"] < MIN_ITEMS:
-        return Verdict(False, [f"only {candidate['n']} paraphrase items (need {MIN_ITEMS}): too few to judge; "
-                               "add paraphrased questions to approved pairs"])
-    gain = candidate["fact_recall"] - reference["fact_recall"]
-    line = (f"paraphrase fact recall {candidate['fact_recall']:.3f} vs {baseline} {reference['fact_recall']:.3f} "
-            f"(gain {gain:+.3f}, margin {cfg.margin:.3f})")
-    return Verdict(gain >= cfg.margin, [line])
+def company(candidate: list[float], reference: list[float], cfg: EvalConfig, baseline: str) -> Check:
+    """Paraphrase fact recall must improve: the lower bound of the paired gain must exceed the margin."""
+    n, hard = len(candidate), "company" in cfg.hard_gates
+    if n < 2:
+        return Check("company", "paraphrase fact recall", n, None, None, None, None, None, False, hard,
+                     f"too few items ({n}); add paraphrased questions to approved pairs")
+    diff = stats.paired_bootstrap(candidate, reference, confidence=cfg.confidence, seed=cfg.seed)
+    sd = statistics.stdev([c - r for c, r in zip(candidate, reference)])
+    needed = stats.items_needed(cfg.detectable_gain, sd, confidence=cfg.confidence) if sd > 0 else 2
+    check = Check("company", "paraphrase fact recall", n, statistics.fmean(candidate), statistics.fmean(reference),
+                  diff.delta, diff.low, diff.high, diff.low > cfg.margin, hard,
+                  f"gain over {baseline} {diff.delta:+.3f}, interval [{diff.low:+.3f}, {diff.high:+.3f}] must stay "
+                  f"above {cfg.margin:+.3f}")
+    if not check.passed and n < needed:
+        # Inconclusive for want of items is not the same finding as "no gain".
+        check.note = (f"too few items: {n}, need {needed} to detect a gain of {cfg.detectable_gain} with 80% "
+                      "power; add paraphrased questions or raise eval.max_items")
+    return check
+
+
+def general(task: str, candidate: list[dict], reference: list[dict], cfg: EvalConfig) -> list[Check]:
+    """Gold log-prob must be non-inferior (lower bound >= -δ); accuracy change is reported with McNemar."""
+    hard = "general" in cfg.hard_gates
+    cand, ref = [r["gold_logprob"] for r in candidate], [r["gold_logprob"] for r in reference]
+    diff = stats.paired_bootstrap(cand, ref, confidence=cfg.confidence, seed=cfg.seed)
+    logprob = Check("general", f"{task} gold log-prob", len(cand), statistics.fmean(cand), statistics.fmean(ref),
+                    diff.delta, diff.low, diff.high, diff.low >= -cfg.noninferiority, hard,
+                    f"{task} gold log-prob change {diff.delta:+.3f}, lower bound {diff.low:+.3f} must stay above "
+                    f"{-cfg.noninferiority:+.3f}")
+    test = stats.mcnemar([r["correct"] for r in candidate], [r["correct"] for r in reference])
+    acc_c = sum(r["correct"] for r in candidate) / len(candidate)
+    acc_r = sum(r["correct"] for r in reference) / len(reference)
+    accuracy = Check("general", f"{task} accuracy", len(candidate), acc_c, acc_r, acc_c - acc_r, None, None, True,
+                     False, f"McNemar p={test['p']:.3f} ({test['gained']} gained, {test['lost']} lost)")
+    return [logprob, accuracy]
+
+
+def divergence(mean_kl: float, n: int, cfg: EvalConfig) -> Check:
+    return Check("divergence", "KL from base on general prompts", n, mean_kl, 0.0, mean_kl, None, None,
+                 mean_kl <= cfg.max_kl, "divergence" in cfg.hard_gates,
+                 f"mean KL {mean_kl:.3f} nats/token (limit {cfg.max_kl})")
+
+
+def human(wins: int, losses: int, ties: int, cfg: EvalConfig) -> Check:
+    """Blind side-by-side: ties count half. Before min_votes votes exist the check is pending, not failing."""
+    n = wins + losses + ties
+    hard = "human" in cfg.hard_gates
+    if n < cfg.min_votes:
+        return Check("human", "side-by-side win rate", n, None, 0.5, None, None, None, True, hard,
+                     f"{n} of {cfg.min_votes} votes so far: not yet judged")
+    rate = (wins + ties / 2) / n
+    low, high = stats.wilson_interval(round(wins + ties / 2), n, cfg.confidence)
+    return Check("human", "side-by-side win rate", n, rate, 0.5, rate - 0.5, low, high, high >= 0.5, hard,
+                 f"win rate {rate:.2f} [{low:.2f}, {high:.2f}] must not be significantly below 0.50")
+
+
+def decide(checks: list[Check]) -> Verdict:
+    return Verdict(all(c.passed for c in checks if c.hard), checks)

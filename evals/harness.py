@@ -1,20 +1,25 @@
-"""An eval: base, production and candidate answer the held-out sets through vLLM; the gate decides.
+"""An eval: the candidate against production (the base model before any promotion) on the company
+held-out sets through vLLM, general benchmarks by log-likelihood, divergence from base, human votes.
 
-Answers are generated concurrently so vLLM batches them.
+Every system's results are cached by immutable identity, so a gate after the first only runs the
+candidate. Answers are generated concurrently so that vLLM batches them.
 """
 from __future__ import annotations
 
 import json
 import statistics
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from uchi.config import Config
 from uchi.data import snapshot as snapshots
 from uchi.data.store import Store, now
-from uchi.evals import gate, heldout, report
+from uchi.evals import cache, gate, general, heldout, judge, report
 from uchi.evals.metrics import fact_recall, rouge_l
 from uchi.serving.client import ModelClient
 from uchi.serving.registry import PRODUCTION, ensure_loaded, model_for
+from uchi.trainer import base
 
 
 def generate(client: ModelClient, model: str, questions: list[str], max_tokens: int, concurrency: int) -> list[str]:
@@ -38,36 +43,84 @@ def score(items: list[heldout.Item], answers: list[str]) -> list[dict]:
             for i, a in zip(items, answers)]
 
 
+def breakdown(rows: list[dict]) -> dict:
+    """Overall, per set, per set and language, per set and category."""
+    groups = {"all": rows}
+    for row in rows:
+        for key in (row["set"], f"{row['set']}/{row['language']}", f"{row['set']}#{row['category'] or '-'}"):
+            groups.setdefault(key, []).append(row)
+    out = {key: summarise(group) for key, group in groups.items()}
+    for kind in heldout.SETS:
+        for language in ("en", "ja"):
+            out.setdefault(f"{kind}/{language}", summarise([]))
+        out.setdefault(kind, summarise([]))
+    return out
+
+
+def system_id(cfg: Config, version: str | None) -> str:
+    return f"adapter:{version}" if version else f"base:{cfg.model.base}"
+
+
+def company_answers(cfg: Config, store: Store, client: ModelClient, version: str | None,
+                    items: list[heldout.Item], log) -> list[dict]:
+    questions = [i.question for i in items]
+    key = cache.key(system_id(cfg, version), "company", questions, {"max_tokens": cfg.model.max_new_tokens})
+    answers = cache.get(store, key)
+    if answers is None:
+        model = ensure_loaded(client, store, version) if version else model_for(cfg, None)
+        started = time.monotonic()
+        answers = generate(client, model, questions, cfg.model.max_new_tokens, cfg.eval.concurrency)
+        log(f"  {model}: {len(items)} company questions in {time.monotonic() - started:.0f}s")
+        cache.put(store, key, system_id(cfg, version), "company", answers)
+    return score(items, answers)
+
+
+def _paired_recall(candidate: list[dict], reference: list[dict]) -> tuple[list[float], list[float]]:
+    pairs = [(c["fact_recall"], r["fact_recall"]) for c, r in zip(candidate, reference)
+             if c["set"] == "paraphrase" and c["fact_recall"] is not None]
+    return [c for c, _ in pairs], [r for _, r in pairs]
+
+
 def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=print) -> dict:
-    """Score the candidate against production (or the base model before any promotion) and store the eval."""
+    """Score the candidate against production and store the eval, its verdict and its report."""
     adapter = store.adapter(version)
+    base_path = base.resolve(cfg)
     items = heldout.build(store, snapshots.load(store, adapter["snapshot"]), cfg.eval)
     production = store.alias(PRODUCTION)
     systems = {"base": None, "candidate": version}
     if production and production != version:
         systems["production"] = production
     baseline = "production" if "production" in systems else "base"
-    per_item, scores = {}, {}
-    for system, system_version in systems.items():
-        model = ensure_loaded(client, store, system_version) if system_version else model_for(cfg, None)
-        log(f"eval {version}: {system} ({model}) answers {len(items)} items")
-        answers = generate(client, model, [i.question for i in items], cfg.model.max_new_tokens,
-                           cfg.eval.concurrency)
-        per_item[system] = score(items, answers)
-        scores[system] = {"all": summarise(per_item[system])}
-        for kind in heldout.SETS:
-            scores[system][kind] = summarise([r for r in per_item[system] if r["set"] == kind])
-            for language in ("en", "ja"):
-                rows = [r for r in per_item[system] if r["set"] == kind and r["language"] == language]
-                scores[system][f"{kind}/{language}"] = summarise(rows)
-    verdict = gate.decide(scores, baseline, cfg.eval)
+    log(f"eval {version}: {len(items)} company items; baseline {baseline}")
+    per_item = {name: company_answers(cfg, store, client, v, items, log) for name, v in systems.items()}
+    scores = {name: breakdown(rows) for name, rows in per_item.items()}
+    general_scores = {
+        name: general.score_system(cfg, store, system_id(cfg, v), base_path,
+                                   Path(store.adapter(v)["path"]) if v else None, log)
+        for name, v in systems.items() if name in (baseline, "candidate")}
+    checks = [gate.company(*_paired_recall(per_item["candidate"], per_item[baseline]), cfg.eval, baseline)]
+    for task, result in general_scores["candidate"].items():
+        if task == general.DIVERGENCE_TASK:
+            checks.append(gate.divergence(result["summary"]["mean_kl"], result["summary"]["n"], cfg.eval))
+        else:
+            checks += gate.general(task, result["rows"], general_scores[baseline][task]["rows"], cfg.eval)
+    checks.append(gate.human(0, 0, 0, cfg.eval))
+    verdict = gate.decide(checks)
+    judged = {}
+    if judge.enabled(cfg):
+        for name in (baseline, "candidate"):
+            grades = [g for g in judge.grade(cfg, per_item[name]) if g is not None]
+            judged[name] = round(statistics.fmean(grades), 3) if grades else None
+    metrics = {"scores": scores, "checks": verdict.to_json(), "judge": judged,
+               "general": {name: {task: r["summary"] for task, r in result.items()}
+                           for name, result in general_scores.items()}}
     eval_id = store.db["evals"].insert({
-        "adapter_version": version, "production_version": production, "metrics": json.dumps(scores),
+        "adapter_version": version, "production_version": production, "metrics": json.dumps(metrics),
         "passed": int(verdict.passed), "reasons": json.dumps(verdict.reasons, ensure_ascii=False),
         "report_path": "", "created_at": now()}).last_pk
     result = {"id": eval_id, "version": version, "production": production, "baseline": baseline,
-              "scores": scores, "passed": verdict.passed, "reasons": verdict.reasons, "items": per_item,
-              "adapter": adapter}
+              "scores": scores, "passed": verdict.passed, "reasons": verdict.reasons, "checks": verdict.to_json(),
+              "general": metrics["general"], "judge": judged, "items": per_item, "adapter": adapter}
     path = report.write(cfg, result)
     store.db["evals"].update(eval_id, {"report_path": str(path)})
     result["report_path"] = str(path)

@@ -1,6 +1,12 @@
-"""The eval report: Markdown saved per eval run (plus the per-item JSON behind it)."""
+"""The eval report: Markdown, a standalone HTML page with PNG plots, and the per-item JSON behind them.
+
+Saved per eval run under reports/; the bot posts it, `uchi eval report VERSION` prints it.
+"""
 from __future__ import annotations
 
+import base64
+import html
+import io
 import json
 from pathlib import Path
 
@@ -10,49 +16,172 @@ from uchi.errors import UchiError
 ROWS = [("paraphrase", "paraphrased questions of trained pairs"), ("paraphrase/en", "  English"),
         ("paraphrase/ja", "  Japanese"), ("heldout", "held-out pairs (never trained)"),
         ("heldout/en", "  English"), ("heldout/ja", "  Japanese")]
+EXAMPLES = 5
 
 
 def reports_dir(cfg: Config) -> Path:
     return cfg.state_dir / "reports"
 
 
-def _cell(scores: dict, system: str, key: str, metric: str) -> str:
-    if system not in scores or not scores[system][key]["n"]:
+def _fmt(value, signed: bool = False) -> str:
+    if value is None:
         return "–"
-    return f"{scores[system][key][metric]:.3f}"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def check_rows(result: dict) -> list[list[str]]:
+    rows = []
+    for c in result["checks"]:
+        interval = f"[{_fmt(c['low'], True)}, {_fmt(c['high'], True)}]" if c["low"] is not None else "–"
+        verdict = ("pass" if c["passed"] else "FAIL") if c["hard"] else "reported"
+        rows.append([f"{c['gate']}: {c['metric']}", _fmt(c["reference"]), _fmt(c["candidate"]),
+                     _fmt(c["delta"], True), interval, str(c["n"]), verdict])
+    return rows
+
+
+def company_rows(result: dict, metric: str) -> list[list[str]]:
+    scores, baseline, rows = result["scores"], result["baseline"], []
+    for key, label in ROWS:
+        if not scores["candidate"][key]["n"]:
+            continue
+        cells = [scores[s][key][metric] if s in scores else None for s in ("base", "production", "candidate")]
+        rows.append([label, str(scores["candidate"][key]["n"]), *map(_fmt, cells),
+                     _fmt(scores["candidate"][key][metric] - scores[baseline][key][metric], True)])
+    return rows
+
+
+def examples(result: dict) -> tuple[list[dict], list[dict]]:
+    """The best gains and the worst regressions by fact recall, then ROUGE-L."""
+    pairs = [(before, after) for before, after in zip(result["items"][result["baseline"]], result["items"]["candidate"])]
+
+    def gain(pair):
+        before, after = pair
+        return ((after["fact_recall"] or 0) - (before["fact_recall"] or 0), after["rouge_l"] - before["rouge_l"])
+
+    ordered = sorted(pairs, key=gain)
+    worst = [p for p in ordered[:EXAMPLES] if gain(p) < (0, 0)]
+    best = [p for p in ordered[::-1][:EXAMPLES] if gain(p) > (0, 0)]
+    as_rows = lambda chosen: [{"question": b["question"], "reference": b["reference"], "before": b["answer"],
+                               "after": a["answer"]} for b, a in chosen]
+    return as_rows(best), as_rows(worst)
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    clean = lambda cell: str(cell).replace("|", "\\|").replace("\n", " ")
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *["| " + " | ".join(clean(c) for c in row) + " |" for row in rows], ""]
+
+
+def header_lines(result: dict) -> list[str]:
+    meta = result["adapter"]["metadata"]
+    return [f"candidate `{result['version']}`: snapshot `{meta['snapshot']}`, {meta['n_pairs']} pairs, "
+            f"trained in {meta['seconds']:.0f}s",
+            f"production `{result['production'] or 'base model'}`; compared against {result['baseline']}",
+            *result["reasons"]]
+
+
+CHECK_HEADER = ["metric", "production", "candidate", "Δ", "interval", "n", "verdict"]
+EXAMPLE_HEADER = ["question", "reference", "before", "after"]
 
 
 def render(result: dict) -> str:
-    scores, baseline = result["scores"], result["baseline"]
     verdict = "PASSED" if result["passed"] else "FAILED"
-    meta = result["adapter"]["metadata"]
-    lines = [f"# Eval {result['id']}: {result['version']} — gate {verdict}", "",
-             f"- candidate: `{result['version']}` (snapshot `{meta['snapshot']}`, {meta['n_pairs']} pairs, "
-             f"trained in {meta['seconds']:.0f}s)",
-             f"- production: `{result['production'] or 'base model'}`; compared against: {baseline}",
-             *[f"- {reason}" for reason in result["reasons"]], ""]
+    lines = [f"# Eval {result['id']}: {result['version']} — gate {verdict}", ""]
+    lines += [f"- {line}" for line in header_lines(result)] + ["", "## Gate", ""]
+    lines += _md_table(CHECK_HEADER, check_rows(result))
+    company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result['baseline']}"]
     for metric, title in (("fact_recall", "Key-fact recall"), ("rouge_l", "ROUGE-L (F1, Japanese-aware)")):
-        lines += [f"## {title}", "", "| set | n | base | production | candidate | Δ vs " + baseline + " |",
-                  "|---|---|---|---|---|---|"]
-        for key, label in ROWS:
-            n = scores["candidate"][key]["n"]
-            if not n:
-                continue
-            delta = scores["candidate"][key][metric] - scores[baseline][key][metric]
-            lines.append(f"| {label} | {n} | {_cell(scores, 'base', key, metric)} | "
-                         f"{_cell(scores, 'production', key, metric)} | {_cell(scores, 'candidate', key, metric)} | "
-                         f"{delta:+.3f} |")
-        lines.append("")
-    lines += ["## Examples", "", f"| question | reference | {baseline} | candidate |", "|---|---|---|---|"]
-    pairs = list(zip(result["items"][baseline], result["items"]["candidate"]))
-    pairs.sort(key=lambda p: (p[1]["fact_recall"] or 0) - (p[0]["fact_recall"] or 0), reverse=True)
-    for before, after in pairs[:6] + pairs[-3:]:
-        cells = [before["question"], before["reference"], before["answer"], after["answer"]]
-        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
-    losses = meta.get("losses", [])
-    if losses:
-        lines += ["", f"Training loss: {losses[0]['loss']:.3f} → {losses[-1]['loss']:.3f} over {len(losses)} steps."]
+        lines += [f"## {title}", ""] + _md_table(company_header, company_rows(result, metric))
+    if result.get("judge"):
+        lines += ["## LLM judge (1–5, reported only)", ""]
+        lines += [f"- {name}: {score}" for name, score in result["judge"].items()] + [""]
+    best, worst = examples(result)
+    for title, chosen in (("Best gains", best), ("Worst regressions", worst)):
+        lines += [f"## {title}", ""] + _md_table(EXAMPLE_HEADER, [[r[k] for k in ("question", "reference", "before",
+                                                                                   "after")] for r in chosen])
     return "\n".join(lines) + "\n"
+
+
+def plots(result: dict) -> dict[str, bytes]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = {}
+
+    def save(name, fig):
+        buffer = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buffer, format="png", dpi=90)
+        plt.close(fig)
+        made[name] = buffer.getvalue()
+
+    scores, baseline = result["scores"], result["baseline"]
+    categories = sorted(k.split("#", 1)[1] for k in scores["candidate"] if k.startswith("paraphrase#"))
+    if categories:
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        width = 0.38
+        for offset, system in ((-width / 2, baseline), (width / 2, "candidate")):
+            values = [scores[system].get(f"paraphrase#{c}", {"fact_recall": 0})["fact_recall"] for c in categories]
+            ax.bar([i + offset for i in range(len(categories))], values, width, label=system)
+        ax.set_xticks(range(len(categories)), categories)
+        ax.set_ylabel("fact recall")
+        ax.set_title("Paraphrased questions by category")
+        ax.legend()
+        save("categories.png", fig)
+    meta = result["adapter"]["metadata"]
+    if meta.get("losses"):
+        fig, ax = plt.subplots(figsize=(7, 3))
+        ax.plot([p["step"] for p in meta["losses"]], [p["loss"] for p in meta["losses"]], label="train")
+        validation = meta.get("val_losses") or meta.get("validation_losses") or []
+        if validation:
+            ax.plot([p["step"] for p in validation], [p["loss"] for p in validation], label="validation")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.set_title("Training loss")
+        ax.legend()
+        save("loss.png", fig)
+    general = [c for c in result["checks"] if c["gate"] == "general" and "log-prob" in c["metric"]]
+    if general:
+        fig, ax = plt.subplots(figsize=(7, 3))
+        names = [c["metric"].split()[0] for c in general]
+        ax.bar(names, [c["delta"] for c in general], yerr=[[c["delta"] - c["low"] for c in general],
+                                                          [c["high"] - c["delta"] for c in general]], capsize=4)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_ylabel("Δ gold log-prob / token")
+        ax.set_title("General ability vs " + baseline)
+        save("general.png", fig)
+    return made
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(result: dict, images: dict[str, bytes]) -> str:
+    verdict = "PASSED" if result["passed"] else "FAILED"
+    colour = "#1a7f37" if result["passed"] else "#cf222e"
+    parts = [f"<h1>Eval {result['id']}: {html.escape(result['version'])} — "
+             f"<span style='color:{colour}'>gate {verdict}</span></h1>",
+             "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in header_lines(result)) + "</ul>",
+             "<h2>Gate</h2>", _html_table(CHECK_HEADER, check_rows(result))]
+    company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result['baseline']}"]
+    for metric, title in (("fact_recall", "Key-fact recall"), ("rouge_l", "ROUGE-L (F1, Japanese-aware)")):
+        parts += [f"<h2>{title}</h2>", _html_table(company_header, company_rows(result, metric))]
+    for name, png in images.items():
+        parts.append(f"<img alt='{name}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
+    best, worst = examples(result)
+    for title, chosen in (("Best gains", best), ("Worst regressions", worst)):
+        parts += [f"<h2>{title}</h2>", _html_table(EXAMPLE_HEADER, [[r[k] for k in ("question", "reference", "before",
+                                                                                      "after")] for r in chosen])]
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}table{border-collapse:collapse;"
+             "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px}th{background:#f4f4f4}"
+             "img{display:block;margin:1em 0;max-width:100%}")
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>uchi eval {result['id']}</title>"
+            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
 
 
 def write(cfg: Config, result: dict) -> Path:
@@ -60,6 +189,10 @@ def write(cfg: Config, result: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"eval-{result['id']}-{result['version']}.md"
     path.write_text(render(result), encoding="utf-8")
+    images = plots(result)
+    for name, png in images.items():
+        path.with_name(f"{path.stem}-{name}").write_bytes(png)
+    path.with_suffix(".html").write_text(render_html(result, images), encoding="utf-8")
     detail = {k: v for k, v in result.items() if k != "adapter"}
     path.with_suffix(".json").write_text(json.dumps(detail, ensure_ascii=False, indent=1), encoding="utf-8")
     return path
@@ -68,5 +201,5 @@ def write(cfg: Config, result: dict) -> Path:
 def find(store, version: str) -> Path:
     row = store.one("SELECT report_path FROM evals WHERE adapter_version = ? ORDER BY id DESC LIMIT 1", [version])
     if row is None:
-        raise UchiError(f"no eval for {version}: run `uchi eval {version}`")
+        raise UchiError(f"no eval for {version}: run `uchi eval run {version}`")
     return Path(row["report_path"])

@@ -15,6 +15,8 @@ from uchi.data.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "tests"
+# Offline copies of PIQA, JCommonsenseQA, JMMLU, GSM8K laid beside the checkout (see its README).
+BENCHMARKS = REPO.parent / "shared" / "benchmarks"
 
 # Invented facts the base model cannot know; the training tests teach them and check them.
 FACTS = [
@@ -93,7 +95,10 @@ def trained(tmp_path_factory, base_model_dir):
 
     state = tmp_path_factory.mktemp("trained") / "state"
     env = {"UCHI_STATE_DIR": str(state), "UCHI_MODEL_BASE": str(base_model_dir), "UCHI_TRAIN_EPOCHS": "12",
-           "UCHI_TRAIN_LEARNING_RATE": "0.002", "UCHI_DATA_HELDOUT_PERCENT": "1"}
+           "UCHI_TRAIN_LEARNING_RATE": "0.002", "UCHI_DATA_HELDOUT_PERCENT": "1",
+           # Eight facts can only show a large gain; the general benchmarks get a small fixed sample.
+           "UCHI_EVAL_DETECTABLE_GAIN": "0.6", "UCHI_EVAL_BENCHMARKS_DIR": str(BENCHMARKS),
+           "UCHI_EVAL_BENCHMARK_ITEMS": "12"}
     cfg = config_module.load(env=env)
     with Store.open(cfg) as opened:
         seed_facts(opened, cfg)

@@ -1,6 +1,5 @@
 from rouge_score import rouge_scorer
 
-from uchi.evals.gate import decide
 from uchi.config import EvalConfig
 from uchi.evals.metrics import extract_facts, fact_recall, rouge_l
 
@@ -34,14 +33,30 @@ def test_extracted_facts_when_none_listed():
     assert "ケストレル" in extract_facts("社内VPNはケストレルです。")
 
 
-def _scores(candidate, baseline, n=20):
-    return {"candidate": {"paraphrase": {"fact_recall": candidate, "n": n}},
-            "base": {"paraphrase": {"fact_recall": baseline, "n": n}}}
+def test_company_gate_uses_the_interval_and_power():
+    from uchi.evals import gate
+
+    cfg = EvalConfig(margin=0.0, detectable_gain=0.15)
+    reference = [0.0] * 60
+    clear = gate.company([1.0] * 30 + [0.0] * 30, reference, cfg, "base")
+    assert clear.passed and clear.low > 0
+    faint = gate.company([1.0] * 2 + [0.0] * 58, reference, cfg, "base")
+    assert not faint.passed and "must stay above" in faint.note
+    few = gate.company([1.0, 0.0, 1.0], [0.0, 0.0, 0.0], cfg, "base")
+    assert not few.passed and "too few items" in few.note
 
 
-def test_gate_needs_the_margin_and_enough_items():
-    cfg = EvalConfig(margin=0.05)
-    assert decide(_scores(0.5, 0.1), "base", cfg).passed
-    assert not decide(_scores(0.13, 0.1), "base", cfg).passed
-    few = decide(_scores(0.9, 0.0, n=3), "base", cfg)
-    assert not few.passed and "too few" in few.reasons[0]
+def test_general_gate_is_non_inferiority_and_human_waits_for_votes():
+    from uchi.evals import gate
+
+    cfg = EvalConfig(noninferiority=0.1)
+    same = [{"gold_logprob": -2.0 + i / 100, "correct": i % 2 == 0} for i in range(40)]
+    worse = [{"gold_logprob": r["gold_logprob"] - 0.5, "correct": False} for r in same]
+    logprob, accuracy = gate.general("piqa", same, same, cfg)
+    assert logprob.passed and accuracy.hard is False
+    logprob, _ = gate.general("piqa", worse, same, cfg)
+    assert not logprob.passed and "piqa gold log-prob" in logprob.note
+    assert gate.human(1, 0, 0, cfg).passed and "not yet judged" in gate.human(1, 0, 0, cfg).note
+    assert not gate.human(1, 12, 0, cfg).passed
+    verdict = gate.decide([logprob, gate.human(1, 12, 0, cfg)])
+    assert not verdict.passed and len(verdict.reasons) == 2

@@ -34,7 +34,7 @@ def test_promotion_needs_an_eval_or_an_audited_force(loop):
     assert store.alias(PRODUCTION) is None
 
 
-def test_eval_scores_base_and_candidate_through_vllm(loop):
+def test_eval_scores_base_and_candidate_through_vllm(loop, tmp_path):
     cfg, store, client, version = loop
     result = evaluate(cfg, store, client, version, log=lambda *_: None)
     scores = result["scores"]
@@ -42,10 +42,64 @@ def test_eval_scores_base_and_candidate_through_vllm(loop):
     assert scores["candidate"]["paraphrase/ja"]["n"] == 2
     assert scores["candidate"]["paraphrase"]["fact_recall"] > scores["base"]["paraphrase"]["fact_recall"]
     assert result["passed"], result["reasons"]
+    checks = {c["metric"]: c for c in result["checks"]}
+    assert checks["paraphrase fact recall"]["passed"] and checks["paraphrase fact recall"]["low"] > 0
+    assert {"piqa gold log-prob", "jcommonsenseqa gold log-prob", "jmmlu gold log-prob", "mmlu gold log-prob",
+            "KL from base on general prompts", "side-by-side win rate"} <= set(checks)
+    assert checks["jmmlu gold log-prob"]["n"] == 12 and checks["side-by-side win rate"]["n"] == 0
     report = Path(result["report_path"]).read_text()
-    assert f"gate PASSED" in report and "| paraphrased questions of trained pairs | 8 |" in report
+    assert "gate PASSED" in report and "| paraphrased questions of trained pairs | 8 |" in report
     row = store.one("SELECT * FROM evals WHERE id = ?", [result["id"]])
-    assert row["passed"] == 1 and json.loads(row["metrics"])["candidate"]["paraphrase"]["n"] == 8
+    assert row["passed"] == 1 and json.loads(row["metrics"])["scores"]["candidate"]["paraphrase"]["n"] == 8
+    # The standalone HTML page renders, with its plots, in a real browser.
+    from browser import dump_dom, screenshot
+
+    page = Path(result["report_path"]).with_suffix(".html")
+    dom = dump_dom(page)
+    assert "gate PASSED" in dom and dom.count("data:image/png;base64,") == 3
+    png = screenshot(page, tmp_path / "report.png")
+    from PIL import Image
+
+    image = Image.open(png).convert("L")
+    assert image.size == (1100, 2400) and len(set(image.getdata())) > 50  # text and plots, not a blank page
+
+
+def test_second_eval_reuses_cached_scores(loop):
+    cfg, store, client, version = loop
+    before = store.one("SELECT COUNT(*) AS n FROM eval_cache")["n"]
+    result = evaluate(cfg, store, client, version, log=lambda *_: None)
+    assert store.one("SELECT COUNT(*) AS n FROM eval_cache")["n"] == before
+    assert result["passed"]
+
+
+def test_side_by_side_votes_redecide_the_gate(loop):
+    from uchi.evals import human
+
+    cfg, store, client, version = loop
+    eval_id = store.one("SELECT MAX(id) AS id FROM evals")["id"]
+    shown = human.next_comparison(store, eval_id, "U_R1")
+    assert shown and {shown["left"], shown["right"]} == {
+        c["production"] for c in human.comparisons(store, eval_id) if c["item"] == shown["item"]} | {
+        c["candidate"] for c in human.comparisons(store, eval_id) if c["item"] == shown["item"]}
+    items = [c["item"] for c in human.comparisons(store, eval_id)]
+    voters = [f"U_R{i}" for i in range(-(-cfg.eval.min_votes // len(items)) + 1)]
+
+    def vote_for(system):
+        for voter in voters:
+            for item in items:
+                left_is_candidate = human.candidate_is_left(eval_id, item, voter)
+                result = human.record_vote(cfg, store, eval_id, item, voter,
+                                           "left" if (system == "candidate") == left_is_candidate else "right")
+        return result
+
+    lost = vote_for("production")
+    assert not lost["passed"] and "human" in lost["reasons"][0]
+    assert store.one("SELECT passed FROM evals WHERE id = ?", [eval_id])["passed"] == 0
+    with pytest.raises(UchiError, match="failed its gate"):
+        promote(cfg, store, client, version, actor="U_ADMIN")
+    won = vote_for("candidate")  # a voter's second vote on an item replaces the first
+    assert won["passed"] and won["votes"]["production"] == 0
+    assert "gate PASSED" in Path(store.one("SELECT report_path FROM evals WHERE id = ?", [eval_id])["report_path"]).read_text()
 
 
 def test_promoted_adapter_answers_what_the_base_model_cannot(loop):

@@ -54,8 +54,9 @@ def run(cfg: Config, keep_serving: bool = False) -> dict:
         client = ModelClient(cfg.serving.url, cfg.serving.request_timeout_s)
         _step("4. eval and gate")
         result = evaluate(cfg, store, client, adapter["version"])
-        for reason in result["reasons"]:
-            print(reason)
+        for check in result["checks"]:
+            verdict = ("pass" if check["passed"] else "FAIL") if check["hard"] else "reported"
+            print(f"  [{verdict:>8}] {check['gate']}: {check['note']}")
         print(f"gate {'PASSED' if result['passed'] else 'FAILED'}; report: {result['report_path']}")
         if result["passed"]:
             _step("5. promote")
