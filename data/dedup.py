@@ -117,7 +117,8 @@ class Placement:
     conflicts: list[Neighbour]
 
 
-_RANK = {"approved": 0, "pending": 1, "rejected": 2}
+# Which of several duplicates survives: the approved one first.
+STATUS_RANK = {"approved": 0, "pending": 1, "rejected": 2}
 
 
 def place(store: Store, question: str, answer: str, *, duplicate_threshold: float,
@@ -127,7 +128,7 @@ def place(store: Store, question: str, answer: str, *, duplicate_threshold: floa
     near = neighbours(store, question, duplicate_threshold)
     agreeing = [n for n in near if answers_agree(answer, n.pair["answer"], agree_threshold)]
     if agreeing:
-        best = min(agreeing, key=lambda n: (_RANK[n.pair["status"]], -n.similarity, n.pair["id"]))
+        best = min(agreeing, key=lambda n: (STATUS_RANK[n.pair["status"]], -n.similarity, n.pair["id"]))
         return Placement(best.pair, [])
     return Placement(None, [n for n in near if n.pair["status"] != "rejected"])
 

@@ -10,8 +10,6 @@ from uchi.config import DataConfig
 from uchi.data import conflicts, dedup
 from uchi.data.store import Store, now
 
-_STATUS_RANK = {"approved": 0, "pending": 1, "rejected": 2}
-
 
 def references(store: Store, table: str = "pairs") -> list[tuple[str, str, str]]:
     """(table, column, on_delete) for every foreign key that points at `table`."""
@@ -62,7 +60,7 @@ def scan(store: Store, policy: DataConfig) -> dict:
         for near in dedup.neighbours(store, pair["question"], policy.duplicate_threshold, exclude=pair["id"]):
             other = near.pair
             if dedup.answers_agree(pair["answer"], other["answer"], policy.agree_threshold):
-                keep, drop = sorted([pair, other], key=lambda p: (_STATUS_RANK[p["status"]], p["id"]))
+                keep, drop = sorted([pair, other], key=lambda p: (dedup.STATUS_RANK[p["status"]], p["id"]))
                 merge_pairs(store, keep["id"], drop["id"])
                 merged += 1
                 if drop["id"] == pair["id"]:

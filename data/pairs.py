@@ -61,6 +61,7 @@ def _add_one(store: Store, rules, pair: NewPair, *, source: str, author: str, he
     if placement.merge_into is not None:
         merge.record_repeat(store, placement.merge_into["id"], question=question, answer=answer, author=author,
                             source=source)
+        _add_paraphrases(store, placement.merge_into["id"], pair.paraphrases, source)
         return placement.merge_into["id"]
     language = pair.language or detect_language(question + answer)
     if language not in LANGUAGES:
@@ -78,10 +79,14 @@ def _add_one(store: Store, rules, pair: NewPair, *, source: str, author: str, he
     dedup.index(store, pair_id, question)
     for near in placement.conflicts:
         conflicts.flag(store, near.pair["id"], pair_id, near.similarity)
-    for text in pair.paraphrases:
-        store.db["paraphrases"].insert({"pair_id": pair_id, "question": redact(text).text, "source": source,
-                                        "created_at": stamp}, ignore=True)
+    _add_paraphrases(store, pair_id, pair.paraphrases, source)
     return pair_id
+
+
+def _add_paraphrases(store: Store, pair_id: int, texts: list[str], source: str) -> None:
+    for text in texts:
+        store.db["paraphrases"].insert({"pair_id": pair_id, "question": redact(text).text, "source": source,
+                                        "created_at": now()}, ignore=True)
 
 
 def free_key(store: Store, key: str) -> str:
