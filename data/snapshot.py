@@ -10,6 +10,7 @@ from datasets import Dataset
 from uchi.data import conflicts, limits
 from uchi.data.pairs import load_pairs
 from uchi.data.store import Store, now
+from uchi.data.text import detect_language
 from uchi.errors import UchiError
 
 
@@ -27,9 +28,21 @@ class Snapshot:
         ])
 
 
-def messages(question: str, answer: str | None = None) -> list[dict]:
+LABELS = {"en": ("Company knowledge:", "Question:"), "ja": ("社内の情報：", "質問：")}
+
+
+def prompt(question: str, context: list[tuple[str, str]] | None = None) -> str:
+    """The user turn: the question alone, or retrieved pairs first. Training and serving both build it here."""
+    if not context:
+        return question
+    knowledge, asked = LABELS[detect_language(question)]
+    lines = [knowledge] + [f"Q: {q}\nA: {a}" for q, a in context]
+    return "\n".join(lines) + f"\n\n{asked}{'' if asked.endswith('：') else ' '}{question}"
+
+
+def messages(question: str, answer: str | None = None, context: list[tuple[str, str]] | None = None) -> list[dict]:
     # No system message: the model's chat template adds its default, identically in training and in vLLM.
-    turns = [{"role": "user", "content": question}]
+    turns = [{"role": "user", "content": prompt(question, context)}]
     if answer is not None:
         turns.append({"role": "assistant", "content": answer})
     return turns

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from uchi.config import Config
 from uchi.data import snapshot as snapshots
+from uchi.data.retrieval import Retriever
 from uchi.data.store import Store, now
 from uchi.evals import cache, gate, general, heldout, judge, report
 from uchi.evals.metrics import fact_recall, rouge_l
@@ -22,9 +23,12 @@ from uchi.serving.registry import PRODUCTION, ensure_loaded, model_for
 from uchi.trainer import base
 
 
-def generate(client: ModelClient, model: str, questions: list[str], max_tokens: int, concurrency: int) -> list[str]:
+def generate(client: ModelClient, model: str, questions: list[str], max_tokens: int, concurrency: int,
+             contexts: list[list[tuple[str, str]]] | None = None) -> list[str]:
+    contexts = contexts or [[] for _ in questions]
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return list(pool.map(lambda q: client.chat(model, snapshots.messages(q), max_tokens), questions))
+        return list(pool.map(lambda qc: client.chat(model, snapshots.messages(qc[0], context=qc[1]), max_tokens),
+                             zip(questions, contexts)))
 
 
 def _mean(values: list[float]) -> float:
@@ -62,17 +66,36 @@ def system_id(cfg: Config, version: str | None) -> str:
 
 
 def company_answers(cfg: Config, store: Store, client: ModelClient, version: str | None,
-                    items: list[heldout.Item], log) -> list[dict]:
+                    items: list[heldout.Item], contexts: list[list[tuple[str, str]]] | None, log) -> list[dict]:
+    """Answers of one system (a version, with or without retrieved context), cached by what was asked."""
     questions = [i.question for i in items]
-    key = cache.key(system_id(cfg, version), "company", questions, {"max_tokens": cfg.model.max_new_tokens})
+    asked = [snapshots.prompt(q, c) for q, c in zip(questions, contexts or [None] * len(questions))]
+    key = cache.key(system_id(cfg, version), "company", asked, {"max_tokens": cfg.model.max_new_tokens})
     answers = cache.get(store, key)
     if answers is None:
         model = ensure_loaded(client, store, version) if version else model_for(cfg, None)
         started = time.monotonic()
-        answers = generate(client, model, questions, cfg.model.max_new_tokens, cfg.eval.concurrency)
-        log(f"  {model}: {len(items)} company questions in {time.monotonic() - started:.0f}s")
+        answers = generate(client, model, questions, cfg.model.max_new_tokens, cfg.eval.concurrency, contexts)
+        log(f"  {model}{' + retrieval' if contexts else ''}: {len(items)} company questions in "
+            f"{time.monotonic() - started:.0f}s")
         cache.put(store, key, system_id(cfg, version), "company", answers)
     return score(items, answers)
+
+
+def retrieve(cfg: Config, store: Store, items: list[heldout.Item]) -> tuple[list[list[tuple[str, str]]], dict]:
+    """Context for each item (a held-out item never sees its own pair) and retrieval quality per language."""
+    retriever = Retriever(cfg.retrieval)
+    contexts, found = [], {}
+    for item in items:
+        hits = retriever.search(store, item.question, k=max(3, cfg.retrieval.k),
+                                exclude=(item.pair_id,) if item.set == "heldout" else ())
+        contexts.append([(h.question, h.answer) for h in hits[:cfg.retrieval.k]])
+        if item.set == "paraphrase":
+            ids = [h.pair_id for h in hits]
+            found.setdefault(item.language, []).append((ids[:1] == [item.pair_id], item.pair_id in ids[:3]))
+    quality = {language: {"n": len(v), "top1": round(sum(a for a, _ in v) / len(v), 3),
+                          "top3": round(sum(b for _, b in v) / len(v), 3)} for language, v in found.items()}
+    return contexts, quality
 
 
 def _paired_recall(candidate: list[dict], reference: list[dict]) -> tuple[list[float], list[float]]:
@@ -92,7 +115,13 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
         systems["production"] = production
     baseline = "production" if "production" in systems else "base"
     log(f"eval {version}: {len(items)} company items; baseline {baseline}")
-    per_item = {name: company_answers(cfg, store, client, v, items, log) for name, v in systems.items()}
+    contexts, retrieval_quality = retrieve(cfg, store, items)
+    served = contexts if cfg.retrieval.enabled else None
+    other = None if cfg.retrieval.enabled else contexts
+    per_item = {name: company_answers(cfg, store, client, v, items, served, log) for name, v in systems.items()}
+    # The other retrieval setting, reported so that the four configurations stand side by side.
+    for name in ("base", "candidate"):
+        per_item[f"{name}/alt"] = company_answers(cfg, store, client, systems[name], items, other, log)
     scores = {name: breakdown(rows) for name, rows in per_item.items()}
     general_scores = {
         name: general.score_system(cfg, store, system_id(cfg, v), base_path,
@@ -111,7 +140,8 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
         for name in (baseline, "candidate"):
             grades = [g for g in judge.grade(cfg, per_item[name]) if g is not None]
             judged[name] = round(statistics.fmean(grades), 3) if grades else None
-    metrics = {"scores": scores, "checks": verdict.to_json(), "judge": judged,
+    metrics = {"scores": scores, "checks": verdict.to_json(), "judge": judged, "retrieval": retrieval_quality,
+               "retrieval_served": cfg.retrieval.enabled,
                "general": {name: {task: r["summary"] for task, r in result.items()}
                            for name, result in general_scores.items()}}
     eval_id = store.db["evals"].insert({
@@ -120,7 +150,8 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
         "report_path": "", "created_at": now()}).last_pk
     result = {"id": eval_id, "version": version, "production": production, "baseline": baseline,
               "scores": scores, "passed": verdict.passed, "reasons": verdict.reasons, "checks": verdict.to_json(),
-              "general": metrics["general"], "judge": judged, "items": per_item, "adapter": adapter}
+              "general": metrics["general"], "judge": judged, "items": per_item, "adapter": adapter,
+              "retrieval": retrieval_quality, "retrieval_served": cfg.retrieval.enabled}
     path = report.write(cfg, result)
     store.db["evals"].update(eval_id, {"report_path": str(path)})
     result["report_path"] = str(path)

@@ -50,6 +50,34 @@ def company_rows(result: dict, metric: str) -> list[list[str]]:
     return rows
 
 
+CONFIG_HEADER = ["set", "base", "base + retrieval", "adapter", "adapter + retrieval"]
+
+
+def configuration_rows(result: dict) -> list[list[str]]:
+    """The four configurations side by side; the gate judged the one production serves (marked *)."""
+    scores = result["scores"]
+    if "candidate/alt" not in scores:
+        return []
+    on = result.get("retrieval_served", True)
+    order = ["base/alt", "base", "candidate/alt", "candidate"] if on else ["base", "base/alt", "candidate", "candidate/alt"]
+    rows = []
+    for key, metric, label in (("paraphrase", "fact_recall", "paraphrase fact recall"),
+                               ("paraphrase/en", "fact_recall", "  English"), ("paraphrase/ja", "fact_recall", "  Japanese"),
+                               ("heldout", "rouge_l", "held-out ROUGE-L"), ("heldout/en", "rouge_l", "  English"),
+                               ("heldout/ja", "rouge_l", "  Japanese")):
+        if scores["candidate"][key]["n"]:
+            rows.append([label] + [_fmt(scores[name][key][metric]) + ("*" if "/" not in name else "") for name in order])
+    return rows
+
+
+def retrieval_rows(result: dict) -> list[list[str]]:
+    return [[language, str(q["n"]), _fmt(q["top1"]), _fmt(q["top3"])]
+            for language, q in sorted((result.get("retrieval") or {}).items())]
+
+
+RETRIEVAL_HEADER = ["language", "paraphrased questions", "right pair first", "right pair in top 3"]
+
+
 def examples(result: dict) -> tuple[list[dict], list[dict]]:
     """The best gains and the worst regressions by fact recall, then ROUGE-L."""
     pairs = [(before, after) for before, after in zip(result["items"][result["baseline"]], result["items"]["candidate"])]
@@ -92,6 +120,10 @@ def render(result: dict) -> str:
     company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result['baseline']}"]
     for metric, title in (("fact_recall", "Key-fact recall"), ("rouge_l", "ROUGE-L (F1, Japanese-aware)")):
         lines += [f"## {title}", ""] + _md_table(company_header, company_rows(result, metric))
+    if configuration_rows(result):
+        lines += ["## Four configurations (* = what production serves, judged by the gate)", ""]
+        lines += _md_table(CONFIG_HEADER, configuration_rows(result))
+        lines += ["## Retrieval", ""] + _md_table(RETRIEVAL_HEADER, retrieval_rows(result))
     if result.get("judge"):
         lines += ["## LLM judge (1–5, reported only)", ""]
         lines += [f"- {name}: {score}" for name, score in result["judge"].items()] + [""]
@@ -171,6 +203,10 @@ def render_html(result: dict, images: dict[str, bytes]) -> str:
     company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result['baseline']}"]
     for metric, title in (("fact_recall", "Key-fact recall"), ("rouge_l", "ROUGE-L (F1, Japanese-aware)")):
         parts += [f"<h2>{title}</h2>", _html_table(company_header, company_rows(result, metric))]
+    if configuration_rows(result):
+        parts += ["<h2>Four configurations (* = what production serves, judged by the gate)</h2>",
+                  _html_table(CONFIG_HEADER, configuration_rows(result)), "<h2>Retrieval</h2>",
+                  _html_table(RETRIEVAL_HEADER, retrieval_rows(result))]
     for name, png in images.items():
         parts.append(f"<img alt='{name}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
     best, worst = examples(result)
