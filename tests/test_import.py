@@ -93,7 +93,7 @@ def test_fact_not_in_answer_and_bad_json(stored, cfg, tmp_path):
 
 
 def test_sample_company_imports_cleanly(store, cfg):
-    from uchi.demo import sample_company
+    from uchi.data.samples import company_file as sample_company
 
     ids = import_file(store, cfg, sample_company(), author="demo", approve=True)
     assert len(ids) >= 150

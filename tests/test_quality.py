@@ -10,7 +10,7 @@ from uchi.data import conflicts, dedup, merge, snapshot
 from uchi.data.importer import import_file
 from uchi.data.pairs import NewPair, add_pairs, load_pairs, review
 from uchi.data.store import Store
-from uchi.demo import sample_company
+from uchi.data.samples import company_file as sample_company
 from uchi.errors import ConfigError, UchiError
 
 

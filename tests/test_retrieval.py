@@ -5,7 +5,7 @@ from uchi.data.importer import import_file
 from uchi.data.pairs import NewPair, add_pairs, review
 from uchi.data.retrieval import Retriever, lexical
 from uchi.data.snapshot import messages
-from uchi.demo import sample_company
+from uchi.data.samples import company_file as sample_company
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from uchi.data.importer import import_file
 from uchi.data.pairs import assign_split, review
 from uchi.data.migrations import migrations
 from uchi.data.store import Store
-from uchi.demo import sample_company
+from uchi.data.samples import company_file as sample_company
 
 
 def test_store_is_wal_and_migrated(store):

@@ -5,12 +5,12 @@ prepare the base model -> import and approve the sample handbook -> start vLLM (
 """
 from __future__ import annotations
 
-import importlib.resources
 import time
 from pathlib import Path
 
 from uchi.config import Config
 from uchi.data.importer import import_file
+from uchi.data.samples import company_file as sample_company
 from uchi.data.store import Store
 from uchi.evals.harness import evaluate
 from uchi.serving.answers import ask
@@ -22,10 +22,6 @@ from uchi.trainer.run import train_snapshot
 
 ACTOR = "demo"
 SHOWN = 6
-
-
-def sample_company() -> Path:
-    return Path(str(importlib.resources.files("uchi.data") / "sample" / "company.jsonl"))
 
 
 def _step(title: str) -> None:
