@@ -79,7 +79,10 @@ def company_answers(cfg: Config, store: Store, client: ModelClient, version: str
         log(f"  {model}{' + retrieval' if contexts else ''}: {len(items)} company questions in "
             f"{time.monotonic() - started:.0f}s")
         cache.put(store, key, system_id(cfg, version), "company", answers)
-    return score(items, answers)
+    rows = score(items, answers)
+    for row, prompt in zip(rows, asked):
+        row["prompt"] = prompt  # the exact user turn, so a promotion's smoke test can ask it again
+    return rows
 
 
 def retrieve(cfg: Config, store: Store, items: list[heldout.Item]) -> tuple[list[list[tuple[str, str]]], dict]:
