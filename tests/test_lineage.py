@@ -123,7 +123,8 @@ def test_why_traces_a_real_answer_back_to_its_pairs(trained, vllm, tmp_path, mon
 
     assert main(["data", "why", str(answer["id"])]) == 0
     out = capsys.readouterr().out
-    print(out)
+    with capsys.disabled():
+        print("\n" + out)
     meta = adapter["metadata"]
     for part in (f"answer #{answer['id']}", f"-> adapter {adapter['version']}", f"-> run {meta['run_id']} (succeeded",
                  f"-> snapshot {adapter['snapshot']}: {len(FACTS)} pairs", "-> authors: U_TEST (8)"):
