@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -124,6 +125,12 @@ class SlackConfig:
     # HTTP mode listens here (Socket Mode needs no port).
     host: str = "0.0.0.0"
     port: int = 3000
+    # How many earlier messages of the same thread (or DM) the model sees with a question; 0 turns context off.
+    context_messages: int = 6
+    # Seconds a user group's members and a user's locale are cached before Slack is asked again.
+    cache_s: int = 300
+    # Pending pairs shown at once in a reviewer's App Home (a Home tab holds at most 100 blocks).
+    review_page_size: int = 10
 
 
 @dataclass
@@ -252,8 +259,27 @@ def _validate(cfg: Config, problems: list[str]) -> None:
                         f"{cfg.serving.max_lora_rank}: vLLM could not load the adapter; raise serving.max_lora_rank")
     if not 0 < cfg.serving.port < 65536:
         problems.append("serving.port must be a TCP port (1-65535)")
+    _validate_slack(cfg.slack, problems)
     if not cfg.model.served_name.strip() or cfg.model.served_name.startswith("uchi-"):
         problems.append("model.served_name must be non-empty and not start with 'uchi-' (reserved for adapters)")
+
+
+def _validate_slack(slack: SlackConfig, problems: list[str]) -> None:
+    for key in ("admins", "reviewers"):
+        wrong = [user for user in getattr(slack, key) if not re.fullmatch(r"[UW][A-Z0-9]+", user)]
+        if wrong:
+            problems.append(f"slack.{key} = {wrong}: Slack user IDs look like U012AB3CD (profile → ⋮ → Copy member ID)")
+    if slack.reviewer_group and not re.fullmatch(r"S[A-Z0-9]+", slack.reviewer_group):
+        problems.append(f"slack.reviewer_group = {slack.reviewer_group!r}: a user group ID looks like S0123ABCD")
+    if not re.fullmatch(r"https?://\S+/", slack.api_url):
+        problems.append(f"slack.api_url = {slack.api_url!r}: must be an http(s) URL ending in / "
+                        "(default https://slack.com/api/)")
+    if not 0 < slack.port < 65536:
+        problems.append("slack.port must be a TCP port (1-65535)")
+    if slack.context_messages < 0 or slack.cache_s < 0:
+        problems.append("slack.context_messages and slack.cache_s must be 0 or more")
+    if not 1 <= slack.review_page_size <= 20:
+        problems.append("slack.review_page_size must be between 1 and 20 (a Home tab holds at most 100 blocks)")
 
 
 def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:

@@ -1,0 +1,178 @@
+"""Block Kit rendering: every message, modal and Home tab the bot shows. Pure functions of their inputs.
+
+Anything a model or a user wrote is passed through `safe`, so it can never ping @channel, @here,
+@everyone, a user or a group, and can never form a link.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from uchi.bot.messages import STRINGS, text
+
+# Slack refuses section text over 3000 characters; leave room for the escaping of & < >.
+SECTION_LIMIT = 2800
+SECTIONS_PER_MESSAGE = 10
+PREVIEW = 600
+_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.I)
+_BREAKS = ("\n\n", "\n", "。", ". ", "、", ", ", " ")
+
+
+def safe(value: str) -> str:
+    """Slack's three control characters escaped (no <!here>, <@U…>, <!subteam^…> or links can form)."""
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub(lambda m: "@\u200b" + m.group(1), value)
+
+
+def split(value: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Chunks of at most `limit` characters, cut at a paragraph, line, sentence or word where possible."""
+    chunks = []
+    while len(value) > limit:
+        window = value[:limit]
+        cut = max((window.rfind(mark) + len(mark) for mark in _BREAKS if window.rfind(mark) > limit // 2),
+                  default=limit)
+        chunks.append(value[:cut].rstrip())
+        value = value[cut:].lstrip()
+    return chunks + [value] if value or not chunks else chunks
+
+
+def plain(value: str) -> dict:
+    return {"type": "plain_text", "text": value, "emoji": True}
+
+
+def section(markdown: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": markdown}}
+
+
+def context(markdown: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": markdown}]}
+
+
+def button(label: str, action_id: str, value, style: str | None = None) -> dict:
+    element = {"type": "button", "text": plain(label[:75]), "action_id": action_id, "value": str(value)}
+    return element | ({"style": style} if style else {})
+
+
+def thinking(lang: str) -> dict:
+    return {"text": text(lang, "thinking"), "blocks": [context(f"_{text(lang, 'thinking')}_")]}
+
+
+def question_post(lang: str, question: str) -> dict:
+    line = text(lang, "asked", question=safe(question))
+    return {"text": line[:3000], "blocks": [section(chunk) for chunk in split(line)][:SECTIONS_PER_MESSAGE]}
+
+
+def answer_messages(lang: str, row: dict) -> list[dict]:
+    """The answer as one or more messages; the last one carries the rating and correction buttons."""
+    chunks = split(safe(row["answer"]) or "…")
+    messages = [chunks[i:i + SECTIONS_PER_MESSAGE] for i in range(0, len(chunks), SECTIONS_PER_MESSAGE)]
+    version = f"`{row['adapter_version']}`" if row["adapter_version"] else text(lang, "base_model")
+    footer = [context(text(lang, "answered_by", version=version, seconds=row["latency_ms"] / 1000)),
+              {"type": "actions", "block_id": "feedback", "elements": [
+                  button(text(lang, "rate_up"), "rate_up", row["id"]),
+                  button(text(lang, "rate_down"), "rate_down", row["id"]),
+                  button(text(lang, "suggest"), "suggest", row["id"])]}]
+    return [{"text": "\n\n".join(part)[:3000], "blocks": [section(chunk) for chunk in part]
+             + (footer if n == len(messages) - 1 else [])} for n, part in enumerate(messages)]
+
+
+def _input(block_id: str, label: str, initial: str, limit: int, hint: str | None = None) -> dict:
+    element = {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": limit}
+    if initial:
+        element["initial_value"] = initial[:limit]
+    block = {"type": "input", "block_id": block_id, "label": plain(label), "element": element}
+    return block | ({"hint": plain(hint)} if hint else {})
+
+
+def pair_modal(lang: str, callback_id: str, metadata: dict, limits: tuple[int, int], *, question: str = "",
+               answer: str = "", bot_answer: str | None = None) -> dict:
+    """The correction (`bot_answer` shown), teach and reviewer-edit modals: a question and an answer."""
+    title, hint, submit = {"correction": ("correction_title", "correction_hint", "submit"),
+                           "teach": ("teach_title", "teach_hint", "submit"),
+                           "review_edit": ("edit_title", None, "save_approve")}[callback_id]
+    blocks = [context(text(lang, hint))] if hint else []
+    if bot_answer is not None:
+        blocks.append(section(f"*{text(lang, 'bot_answer_label')}*\n" + safe(bot_answer)[:SECTION_LIMIT]))
+    blocks += [_input("question", text(lang, "question_label"), question, limits[0]),
+               _input("answer", text(lang, "answer_label"), answer, limits[1])]
+    return {"type": "modal", "callback_id": callback_id, "private_metadata": json.dumps(metadata),
+            "title": plain(text(lang, title)[:24]), "submit": plain(text(lang, submit)[:24]),
+            "close": plain(text(lang, "cancel")[:24]), "blocks": blocks}
+
+
+def notice_view(lang: str, title_key: str, lines: list[str]) -> dict:
+    return {"type": "modal", "title": plain(text(lang, title_key)[:24]), "close": plain(text(lang, "close")),
+            "blocks": [section(line) for line in lines]}
+
+
+def redaction_note(lang: str, kinds: list[str]) -> str | None:
+    if not kinds:
+        return None
+    names = [text(lang, f"kind_{kind}") if f"kind_{kind}" in STRINGS else kind for kind in dict.fromkeys(kinds)]
+    return text(lang, "redacted", kinds=", ".join(names) if lang == "en" else "、".join(names))
+
+
+def pair_summary(lang: str, pair: dict) -> str:
+    author = pair["author"]
+    key = "pair_line" if pair["source"].startswith("slack") else "pair_line_other"
+    head = text(lang, key, id=pair["id"], language=pair["language"], source=pair["source"], author=safe(author))
+    return (f"{head}\n*Q:* {safe(pair['question'])[:PREVIEW]}\n*A:* {safe(pair['answer'])[:PREVIEW]}")
+
+
+def home(lang: str, company: str, pending: list[dict] | None, total: int) -> dict:
+    """The App Home: an introduction, plus the review queue for reviewers (pending is None for others)."""
+    blocks = [{"type": "header", "text": plain(text(lang, "home_title", company=company)[:150])},
+              section(text(lang, "home_intro"))]
+    if pending is not None:
+        blocks += [{"type": "divider"}, section(text(lang, "home_queue", n=total))]
+        if not pending:
+            blocks.append(section(text(lang, "home_empty")))
+        for pair in pending:
+            blocks += [section(pair_summary(lang, pair)), {"type": "actions", "block_id": f"review-{pair['id']}",
+                       "elements": [button(text(lang, "approve"), "review_approve", pair["id"], "primary"),
+                                    button(text(lang, "edit"), "review_edit", pair["id"]),
+                                    button(text(lang, "reject"), "review_reject", pair["id"], "danger")]}]
+        if total > len(pending):
+            blocks.append(context(text(lang, "home_more", n=total - len(pending))))
+    return {"type": "home", "blocks": blocks}
+
+
+def report(lang: str, result: dict) -> dict:
+    """The eval summary (each gate check) with Promote / Reject; the full Markdown report follows as a file."""
+    verdict = text(lang, "passed" if result["passed"] else "failed")
+    lines = [_check_line(check) for check in result["checks"]]
+    blocks = [{"type": "header", "text": plain(text(lang, "report_header", version=result["version"],
+                                                         verdict=verdict)[:150])}]
+    blocks += [section(chunk) for chunk in split("\n".join(lines))][:SECTIONS_PER_MESSAGE]
+    blocks += [context(safe(reason)[:3000]) for reason in result["reasons"][:5]]
+    blocks.append({"type": "actions", "block_id": "decision", "elements": [
+        button(text(lang, "promote"), "adapter_promote", result["version"], "primary" if result["passed"] else None),
+        button(text(lang, "reject"), "adapter_reject", result["version"], "danger")]})
+    return {"text": text(lang, "report_header", version=result["version"], verdict=verdict), "blocks": blocks}
+
+
+def _check_line(check: dict) -> str:
+    mark = ("✅" if check["passed"] else "❌") if check["hard"] else "·"
+    numbers = "" if check["candidate"] is None else (
+        f": {check['reference']:.3f} → {check['candidate']:.3f}" if check["reference"] is not None
+        else f": {check['candidate']:.3f}")
+    return f"{mark} *{safe(check['gate'])}* · {safe(check['metric'])}{numbers} (n={check['n']})"
+
+
+def decided(message_blocks: list[dict], line: str) -> list[dict]:
+    """The report message once decided: the same summary, the buttons replaced by who decided what."""
+    return [block for block in message_blocks if block.get("type") != "actions"] + [section(line)]
+
+
+def status(lang: str, facts: dict) -> list[dict]:
+    run = facts["run"]
+    lines = [text(lang, "status_production", version=f"`{facts['production']}`" if facts["production"]
+                  else text(lang, "base_model"))]
+    if run:
+        adapter = f" → `{run['adapter_version']}`" if run["adapter_version"] else ""
+        lines.append(text(lang, "status_run", id=run["id"], status=run["status"], started=run["started_at"][:16],
+                          adapter=adapter))
+    else:
+        lines.append(text(lang, "status_no_run"))
+    lines += [text(lang, "status_pending_reviews", n=facts["pending"]), text(lang, "status_data", **facts["data"])]
+    return [{"type": "header", "text": plain(text(lang, "status_title"))}] + [section(line) for line in lines]

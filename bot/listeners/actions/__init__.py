@@ -1,0 +1,18 @@
+"""Buttons: rating and correcting answers, reviewing pairs, deciding on an eval report."""
+from uchi.bot.listeners.actions import adapters, feedback, review
+
+ACTIONS = {
+    "rate_up": feedback.rate,
+    "rate_down": feedback.rate,
+    "suggest": feedback.suggest,
+    "review_approve": review.decide,
+    "review_reject": review.decide,
+    "review_edit": review.edit,
+    "adapter_promote": adapters.decide,
+    "adapter_reject": adapters.decide,
+}
+
+
+def register(app) -> None:
+    for action_id, listener in ACTIONS.items():
+        app.action(action_id)(listener)

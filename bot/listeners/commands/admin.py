@@ -1,0 +1,75 @@
+"""/retrain, /promote VERSION [--force "reason"], /rollback (admins) and /uchi status (everyone)."""
+import shlex
+
+from uchi.bot import audit, blocks, reports
+from uchi.bot.errors import BotError, Reply
+from uchi.bot.messages import text
+from uchi.bot.retrain import exclusive, retrain as run_and_evaluate
+from uchi.serving.registry import promote as move, rollback as move_back
+
+# Slack clients turn typed quotes into typographic ones.
+_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+
+
+def retrain(ack, command, client, context):
+    services, lang, user, channel = context["uchi"], context["lang"], command["user_id"], command["channel_id"]
+    with services.store() as store:
+        services.roles.require(client, store, user, "admin", "retrain")
+        ack()  # before the trainer loads (seconds): a run already in progress is told through response_url
+        with exclusive(services.cfg, store):
+            root = client.chat_postMessage(channel=channel, text=text(lang, "retrain_started", user=user))
+            context["reply"] = Reply(channel, root["ts"], update=False)
+
+            def progress(line: str) -> None:
+                client.chat_postMessage(channel=channel, thread_ts=root["ts"], text=blocks.safe(line))
+
+            result = run_and_evaluate(services.cfg, store, services.model, progress)
+            reports.post(client, store, lang, channel, root["ts"], result)
+
+
+def parse_promote(raw: str) -> tuple[str, str | None]:
+    try:
+        words = shlex.split(raw.translate(_QUOTES))
+    except ValueError:
+        raise BotError("promote_usage") from None
+    if len(words) == 1:
+        return words[0], None
+    if len(words) == 3 and words[1] == "--force":
+        return words[0], words[2]
+    raise BotError("promote_usage")
+
+
+def promote(ack, command, respond, client, context):
+    services, lang, user = context["uchi"], context["lang"], command["user_id"]
+    version, reason = parse_promote(command.get("text", ""))
+    with services.store() as store:
+        services.roles.require(client, store, user, "admin", "promote", version)
+        ack()
+        result = move(services.cfg, store, services.model, version, actor=user, force_reason=reason)
+        if reason is not None:
+            audit.record(store, user, "promote", version, "forced", reason)
+    lines = [text(lang, "promoted", version=f"`{result['version']}`", user=user,
+                  previous=f"`{result['previous']}`" if result["previous"] else text(lang, "base_model"))]
+    lines += [text(lang, "forced_note", reason=blocks.safe(reason))] if reason is not None else []
+    respond(text="\n".join(lines), response_type="in_channel")
+
+
+def rollback(ack, command, respond, client, context):
+    services, lang, user = context["uchi"], context["lang"], command["user_id"]
+    with services.store() as store:
+        services.roles.require(client, store, user, "admin", "rollback")
+        ack()
+        result = move_back(services.cfg, store, services.model, actor=user)
+        audit.record(store, user, "rollback", result["rolled_back"], "done")
+    version = f"`{result['version']}`" if result["version"] else text(lang, "base_model")
+    respond(text=text(lang, "rolled_back", version=version, previous=f"`{result['rolled_back']}`"),
+            response_type="in_channel")
+
+
+def uchi(ack, command, context):
+    services, lang = context["uchi"], context["lang"]
+    if command.get("text", "").strip().lower() != "status":
+        raise BotError("uchi_usage")
+    with services.store() as store:
+        facts = reports.status(store)
+    ack(response_type="ephemeral", text=text(lang, "status_title"), blocks=blocks.status(lang, facts))

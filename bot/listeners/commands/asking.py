@@ -1,0 +1,19 @@
+"""/ask QUESTION and /teach."""
+from uchi.bot import answering, blocks
+
+
+def ask(ack, command, client, context):
+    services, lang = context["uchi"], context["lang"]
+    question = command.get("text", "").strip()
+    answering.check(services.cfg, question)
+    ack()
+    posted = client.chat_postMessage(channel=command["channel_id"], **blocks.question_post(lang, question))
+    answering.answer(services, client, context, lang, answering.Question(
+        text=question, asker=command["user_id"], channel=command["channel_id"], ts=posted["ts"], thread_ts=None))
+
+
+def teach(ack, command, client, context):
+    ack()
+    limits = (context["uchi"].cfg.data.max_question_chars, context["uchi"].cfg.data.max_answer_chars)
+    client.views_open(trigger_id=command["trigger_id"], view=blocks.pair_modal(
+        context["lang"], "teach", {"source": "slack:teach"}, limits, question=command.get("text", "").strip()))

@@ -1,0 +1,64 @@
+"""Global middleware: drop repeated events, then hand listeners the services and the user's language.
+
+A middleware that drops a request must still answer 200: Bolt answers 404 to a request no middleware
+passed on, and Slack retries what got a 404.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from slack_bolt import Ack, BoltResponse
+
+from uchi.data.store import Store, now
+
+KEEP_CLAIMS = timedelta(days=1)
+
+
+def register(app, services) -> None:
+    def once(body, next):
+        """Slack retries an event (same event_id, X-Slack-Retry-Num) and sends both app_mention and message
+        for one message mentioning the bot: only the first claim is answered."""
+        if body.get("type") != "event_callback":
+            return next()
+        event = body.get("event", {})
+        keys = [f"event:{body.get('event_id')}"]
+        if event.get("type") in ("app_mention", "message") and event.get("ts"):
+            keys.append(f"message:{event.get('channel')}:{event['ts']}")
+        with services.store() as store:
+            fresh = claim(store, keys)
+        return next() if fresh else BoltResponse(status=200, body="")
+
+    def inject(context, client, next):
+        if context.ack.response is None:
+            context["ack"] = SettledAck()
+        context["uchi"] = services
+        context["lang"] = services.locales.of(client, context.user_id)
+        return next()
+
+    app.use(once)
+    app.use(inject)
+
+
+class SettledAck(Ack):
+    """An acknowledgement that stays given. When a listener raises after ack(), Bolt's thread runner sets
+    ack.response back to None; if that happens before the HTTP side has read it (it polls every 10 ms),
+    Slack gets a 404 three seconds later and the user sees "dispatch_failed" instead of our message."""
+
+    @property
+    def response(self) -> BoltResponse | None:
+        return self.__dict__.get("_response")
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        if value is not None or self.__dict__.get("_response") is None:
+            self.__dict__["_response"] = value
+
+
+def claim(store: Store, keys: list[str]) -> bool:
+    """True when none of the keys was claimed before; claims older than a day are forgotten."""
+    cutoff = (datetime.now(timezone.utc) - KEEP_CLAIMS).isoformat(timespec="milliseconds")
+    with store.transaction():
+        store.db.execute("DELETE FROM event_claims WHERE created_at < ?", [cutoff])
+        inserted = [store.db.execute("INSERT OR IGNORE INTO event_claims (key, created_at) VALUES (?, ?)",
+                                     [key, now()]).rowcount for key in keys]
+    return all(inserted)
