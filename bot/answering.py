@@ -91,14 +91,17 @@ def answer(services, client, context, lang: str, q: Question) -> dict:
         turns = history(client, store, services.cfg.slack.context_messages, q, context.bot_user_id)
         row = _ask(services, store, q, turns)
         parts = blocks.answer_messages(lang, row)
+        log.info("answer #%s by %s in %.0f ms, %d context turns, %d message(s)", row["id"],
+                 row["adapter_version"] or "the base model", row["latency_ms"], len(turns), len(parts))
+        # Recorded before the buttons appear, so that a quick click finds its answer.
+        store.db["answer_messages"].insert({"answer_id": row["id"], "channel": q.channel, "ts": placeholder["ts"],
+                                            "thread_ts": thread})
         client.chat_update(channel=q.channel, ts=placeholder["ts"], **parts[0])
         last = placeholder["ts"]
         for part in parts[1:]:
             last = client.chat_postMessage(channel=q.channel, thread_ts=thread, **part)["ts"]
-        store.db["answer_messages"].insert({"answer_id": row["id"], "channel": q.channel, "ts": last,
-                                            "thread_ts": thread})
-    log.info("answer #%s by %s in %.0f ms, %d context turns, %d message(s)", row["id"],
-             row["adapter_version"] or "the base model", row["latency_ms"], len(turns), len(parts))
+        if last != placeholder["ts"]:  # a long answer: the buttons are on its last message
+            store.db["answer_messages"].update(row["id"], {"ts": last})
     return row
 
 

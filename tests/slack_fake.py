@@ -10,6 +10,7 @@ The fixtures at the end run the real Bolt app over HTTP on loopback against the 
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import itertools
@@ -24,6 +25,7 @@ import httpx
 import pytest
 
 BOT_TOKEN = "xoxb-0000-test-token"
+APP_TOKEN = "xapp-1-A0UCHI-0000-test-app-token"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAM, BOT_USER, BOT_ID, APP_ID = "T0TEST", "UBOT0001", "BBOT0001", "A0UCHI"
 
@@ -48,6 +50,7 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._changed = threading.Condition()
+        self._socket = None
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.api_url = self.url + "/api/"
@@ -107,7 +110,7 @@ class FakeSlack:
             return status, extra, body
         if method.startswith(("upload/", "response/")):
             body = {"ok": True}
-        elif headers.get("authorization") != f"Bearer {BOT_TOKEN}":
+        elif headers.get("authorization") != "Bearer " + (APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN):
             body = {"ok": False, "error": "invalid_auth"}
         else:
             body = getattr(self, "api_" + method.replace(".", "_"), self.api_unknown)(args)
@@ -118,6 +121,33 @@ class FakeSlack:
         with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
+
+    def api_apps_connections_open(self, args):
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.server.server_port}/link/?ticket=t-{next(self._ids)}"}
+
+    # Socket Mode: one WebSocket client at a time; what it sends is recorded as method "socket".
+    def socket_send(self, envelope: dict) -> None:
+        with self._changed:
+            if self._socket is None and not self._changed.wait_for(lambda: self._socket is not None, 10):
+                raise AssertionError("no Socket Mode client connected")
+            _ws_send(self._socket, json.dumps(envelope).encode("utf-8"))
+
+    def _serve_socket(self, sock) -> None:
+        with self._changed:
+            self._socket = sock
+            self._changed.notify_all()
+        _ws_send(sock, json.dumps({"type": "hello", "num_connections": 1,
+                                   "connection_info": {"app_id": APP_ID}}).encode("utf-8"))
+        while True:
+            opcode, data = _ws_receive(sock)
+            if opcode == 0x8:
+                break
+            if opcode == 0x9:
+                _ws_send(sock, data, opcode=0xA)
+            elif opcode == 0x1:
+                self._record(Call("socket", json.loads(data)))
+        with self._changed:
+            self._socket = None
 
     def api_unknown(self, args):
         return {"ok": False, "error": "unknown_method"}
@@ -246,8 +276,51 @@ def _blocks_problem(blocks: list[dict], most: int) -> str | None:
     return None
 
 
+def _ws_send(sock, data: bytes, opcode: int = 0x1) -> None:
+    """One unmasked server frame (RFC 6455)."""
+    n = len(data)
+    size = bytes([n]) if n < 126 else bytes([126]) + n.to_bytes(2, "big") if n < 65536 else \
+        bytes([127]) + n.to_bytes(8, "big")
+    sock.sendall(bytes([0x80 | opcode]) + size + data)
+
+
+def _ws_receive(sock) -> tuple[int, bytes]:
+    """One masked client frame (RFC 6455); a closed socket reads as a close frame."""
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError
+            data += chunk
+        return data
+
+    try:
+        first, second = exactly(2)
+        n = second & 0x7F
+        n = int.from_bytes(exactly(2 if n == 126 else 8), "big") if n >= 126 else n
+        mask = exactly(4) if second & 0x80 else bytes(4)
+        return first & 0x0F, bytes(b ^ mask[i % 4] for i, b in enumerate(exactly(n)))
+    except OSError:
+        return 0x8, b""
+
+
 def _handler(fake: FakeSlack):
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.headers.get("Upgrade", "").lower() != "websocket" or not self.path.startswith("/link/"):
+                self.send_error(404)
+                return
+            key = self.headers["Sec-WebSocket-Key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", base64.b64encode(hashlib.sha1(key.encode()).digest()).decode())
+            self.end_headers()
+            self.wfile.flush()
+            fake._serve_socket(self.connection)
+            self.close_connection = True
+
         def do_POST(self):
             path = urlparse(self.path)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -317,31 +390,40 @@ class Slack:
         return f"{self.fake.url}/response/{TEAM}/{next(self._n)}/hook"
 
     def command(self, name: str, text: str, user: str, channel: str = "C0GENERAL", **kwargs) -> httpx.Response:
-        return self._form({
+        return self._form(self.command_payload(name, text, user, channel), **kwargs)
+
+    def command_payload(self, name: str, text: str, user: str, channel: str = "C0GENERAL") -> dict:
+        return {
             "token": "legacy-verification-token", "team_id": TEAM, "team_domain": "uchi-test",
             "channel_id": channel, "channel_name": "general" if channel.startswith("C") else "directmessage",
             "user_id": user, "user_name": user.lower(), "command": name, "text": text, "api_app_id": APP_ID,
             "is_enterprise_install": "false", "response_url": self.response_url(),
-            "trigger_id": self.trigger_id()}, **kwargs)
+            "trigger_id": self.trigger_id()}
 
     def event(self, event: dict, *, event_id: str | None = None, retry: int | None = None, **kwargs):
-        envelope = {"token": "legacy-verification-token", "team_id": TEAM, "api_app_id": APP_ID, "event": event,
-                    "type": "event_callback", "event_id": event_id or f"Ev{next(self._n):08d}",
-                    "event_time": int(time.time()), "is_ext_shared_channel": False,
-                    "authorizations": [{"enterprise_id": None, "team_id": TEAM, "user_id": BOT_USER, "is_bot": True,
-                                        "is_enterprise_install": False}],
-                    "event_context": f"4-{next(self._n)}"}
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
-        return self.post(json.dumps(envelope), "application/json", headers=headers, **kwargs)
+        return self.post(json.dumps(self.event_payload(event, event_id)), "application/json", headers=headers,
+                         **kwargs)
+
+    def event_payload(self, event: dict, event_id: str | None = None) -> dict:
+        return {"token": "legacy-verification-token", "team_id": TEAM, "api_app_id": APP_ID, "event": event,
+                "type": "event_callback", "event_id": event_id or f"Ev{next(self._n):08d}",
+                "event_time": int(time.time()), "is_ext_shared_channel": False,
+                "authorizations": [{"enterprise_id": None, "team_id": TEAM, "user_id": BOT_USER, "is_bot": True,
+                                    "is_enterprise_install": False}],
+                "event_context": f"4-{next(self._n)}"}
 
     def mention(self, user: str, text: str, channel: str = "C0GENERAL", thread_ts: str | None = None,
                 **kwargs) -> tuple[httpx.Response, dict]:
         """A person posts "@uchi text" (the message lands in the channel first, as in Slack)."""
-        message = self.fake.user_message(channel, user, f"<@{BOT_USER}> {text}", thread_ts)
-        event = {"type": "app_mention", "user": user, "text": message["text"], "ts": message["ts"],
-                 "channel": channel, "event_ts": message["ts"], "team": TEAM,
-                 "client_msg_id": f"c-{message['ts']}"} | ({"thread_ts": thread_ts} if thread_ts else {})
+        event = self.mention_event(user, text, channel, thread_ts)
         return self.event(event, **kwargs), event
+
+    def mention_event(self, user: str, text: str, channel: str = "C0GENERAL", thread_ts: str | None = None) -> dict:
+        message = self.fake.user_message(channel, user, f"<@{BOT_USER}> {text}", thread_ts)
+        return {"type": "app_mention", "user": user, "text": message["text"], "ts": message["ts"],
+                "channel": channel, "event_ts": message["ts"], "team": TEAM,
+                "client_msg_id": f"c-{message['ts']}"} | ({"thread_ts": thread_ts} if thread_ts else {})
 
     def dm(self, user: str, text: str, thread_ts: str | None = None, **kwargs) -> tuple[httpx.Response, dict]:
         channel = "D" + user[1:]

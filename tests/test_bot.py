@@ -16,7 +16,8 @@ from uchi.data.pairs import load_pairs
 from uchi.data.store import Store
 
 from conftest import free_port, seed_facts
-from slack_fake import BOT_ID, BOT_USER, fake_slack, start_bot, stop_bot  # noqa: F401 (fixture)
+from slack_fake import (APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER, Slack, fake_slack,  # noqa: F401 (fixture)
+                        start_bot, stop_bot)
 
 ADMIN, REVIEWER, ASKER, JA_USER, OUTSIDER = "U0ADMIN", "U0REVIEWER", "U0ASKER", "U0TANAKA", "U0OUTSIDER"
 
@@ -54,6 +55,34 @@ def test_bad_signature_and_stale_timestamp_get_401(bot):
     assert bot.slack.command("/uchi", "status", ASKER, timestamp=stale).status_code == 401
     fresh = bot.slack.command("/uchi", "status", ASKER)
     assert fresh.status_code == 200 and "uchi status" in fresh.text
+
+
+def test_socket_mode_runs_the_same_listeners(fake_slack, monkeypatch):
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from uchi.bot.app import build_app
+    from uchi.bot.services import Services
+    from uchi.bot.web import web_client
+
+    cfg = configure(monkeypatch, fake_slack)
+    services = Services.create(cfg, strict=True)
+    handler = SocketModeHandler(build_app(services, web_client(cfg, BOT_TOKEN)), APP_TOKEN)
+    payloads = Slack("http://127.0.0.1:9/unused", fake_slack)
+    handler.connect()
+    try:
+        fake_slack.socket_send({"envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
+                                "payload": payloads.command_payload("/uchi", "status", ASKER)})
+        ack = fake_slack.wait_for("socket")[0].args
+        assert ack["envelope_id"] == "env-1" and "*Pending reviews*: 0" in json.dumps(ack["payload"])
+        event = payloads.mention_event(ASKER, "Where is the server room?")
+        fake_slack.socket_send({"envelope_id": "env-2", "type": "events_api", "accepts_response_payload": False,
+                                "retry_attempt": 0, "retry_reason": "", "payload": payloads.event_payload(event)})
+        assert fake_slack.wait_for("chat.update")[0].args["text"].startswith("The model is unavailable")
+        assert fake_slack.wait_for("socket", count=2)[1].args["envelope_id"] == "env-2"
+    finally:
+        handler.close()
+        services.executor.shutdown(wait=True)
+    assert not services.bugs and not fake_slack.failures()
 
 
 def test_url_verification_challenge(bot):
@@ -190,9 +219,12 @@ def test_message_shortcut_turns_a_message_into_a_draft_pair(bot):
     answer_input = next(b for b in view["blocks"] if b.get("block_id") == "answer")
     assert answer_input["element"]["initial_value"] == "The Lab Deck is booked in the *Rooms* app, <24h ahead."
     bot.slack.submit(REVIEWER, view, {"question": "How do I book the Lab Deck?"})
+    # private_metadata comes back from the client: garbage there cannot choose the pair's source.
+    bot.slack.submit(REVIEWER, view, {"question": "Where do I book rooms?"}, private_metadata='{"source": "import"')
     with Store.open(bot.services.cfg) as store:
-        [pair] = load_pairs(store, status="pending")
-    assert pair["source"] == "slack:shortcut" and pair["answer"].startswith("The Lab Deck is booked")
+        pairs = load_pairs(store, status="pending")
+    assert [p["source"] for p in pairs] == ["slack:shortcut", "slack:teach"]
+    assert pairs[0]["answer"].startswith("The Lab Deck is booked")
 
 
 # Reviewing -----------------------------------------------------------------------------------------------
@@ -235,10 +267,16 @@ def test_non_reviewer_approval_is_refused_and_audited(bot):
     bot.slack.click_home(OUTSIDER, last_home(bot.fake, REVIEWER), "review_approve", "1")
     refusal = bot.fake.wait_for("chat.postMessage", lambda a: a["channel"] == OUTSIDER)[0]
     assert refusal.args["text"] == "Sorry, only uchi reviewers may review pairs. This attempt was recorded."
+    # ...and replays a reviewer's Edit modal: the submission is checked too, and refused inside the modal.
+    bot.slack.click_home(REVIEWER, last_home(bot.fake, REVIEWER), "review_edit", "1")
+    body = bot.slack.submit(OUTSIDER, opened_view(bot.fake, "review_edit"), {"answer": "Mine now."}).json()
+    assert body == {"response_action": "errors", "errors": {
+        "question": "Sorry, only uchi reviewers may review pairs. This attempt was recorded."}}
     with Store.open(bot.services.cfg) as store:
-        assert load_pairs(store)[0]["status"] == "pending"
-        [entry] = audit.entries(store, outcome="refused")
-    assert (entry["actor"], entry["action"], entry["target"]) == (OUTSIDER, "review", "1")
+        [pair] = load_pairs(store)
+        refused = audit.entries(store, outcome="refused")
+    assert pair["status"] == "pending" and pair["answer"] == "The guest Wi-Fi is HL-Guest."
+    assert [(e["actor"], e["action"], e["target"]) for e in refused] == [(OUTSIDER, "review", "1")] * 2
 
 
 def test_reviewer_group_members_review_and_edits_are_redacted(fake_slack, monkeypatch):
@@ -361,6 +399,25 @@ def test_message_text_is_not_written_to_logs(bot, caplog):
         bot.slack.mention(ASKER, "私の秘密の質問: zebra-otter-4471")
         bot.fake.wait_for("chat.update")
     assert caplog.records and "zebra-otter" not in caplog.text and "秘密" not in caplog.text
+
+
+# Rendering -----------------------------------------------------------------------------------------------
+
+def test_answers_never_ping_and_long_answers_are_split():
+    from uchi.bot import blocks
+
+    row = {"id": 7, "answer": "<!channel> ping <@U123> and <!subteam^S1> @here &amp; " + "長い回答。" * 1500,
+           "adapter_version": "v3-1a2b3c4d", "latency_ms": 1234.0}
+    messages = blocks.answer_messages("ja", row)
+    rendered = json.dumps(messages, ensure_ascii=False)
+    assert "<!" not in rendered and "<@" not in rendered and "@here" not in rendered
+    assert "&lt;!channel&gt;" in rendered and "&amp;amp;" in rendered
+    sections = [b for m in messages for b in m["blocks"] if b["type"] == "section"]
+    assert len(sections) == 3 and all(len(b["text"]["text"]) <= 3000 for b in sections)
+    assert "".join(b["text"]["text"] for b in sections).count("長い回答。") == 1500
+    assert [b.get("block_id") for b in messages[-1]["blocks"]][-1] == "feedback"
+    assert "1.2 秒" in rendered
+    assert blocks.split("a" * 10, limit=4) == ["aaaa", "aaaa", "aa"] and blocks.split("") == [""]
 
 
 # Setup ---------------------------------------------------------------------------------------------------
