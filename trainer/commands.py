@@ -1,4 +1,4 @@
-"""`uchi model prepare` and `uchi train`."""
+"""`uchi model prepare`, `uchi train` (new, --resume RUN, --list), `uchi nightly`, `uchi schedule install`."""
 from __future__ import annotations
 
 from uchi.cli import add, open_store, subcommands
@@ -11,15 +11,78 @@ def prepare(cfg, args):
 
 
 def train(cfg, args):
-    from uchi.trainer.run import train_snapshot
+    from uchi.trainer.runner import launch
 
     with open_store(cfg) as store:
-        adapter = train_snapshot(cfg, store)
+        if args.list:
+            return list_runs(cfg, store)
+        adapter = launch(cfg, store, runner=args.runner, resume=args.resume, log=lambda line: print(line, flush=True))
     print(f"adapter {adapter['version']} written to {adapter['path']}; evaluate it with "
           f"`uchi eval run {adapter['version']}`")
+
+
+def list_runs(cfg, store) -> None:
+    from uchi.trainer.run import reap_dead_runs
+
+    reap_dead_runs(store, cfg)
+    for run in store.rows("SELECT * FROM runs ORDER BY id DESC LIMIT 20"):
+        error = f"  {run['error'].splitlines()[0][:100]}" if run["error"] else ""
+        print(f"#{run['id']:<4} {run['status']:<9} {run['runner']:<9} step {run['checkpoint_step']:<5} "
+              f"{run['adapter_version'] or '-':<14} {run['started_at'][:19]}{error}")
+
+
+
+
+def nightly(cfg, args):
+    from uchi.cli import model_client
+    from uchi.trainer.nightly import nightly as run_night, slack
+
+    with open_store(cfg) as store:
+        row = run_night(cfg, store, model_client(cfg), slack_client=slack(cfg), log=lambda line: print(line, flush=True))
+    if row["status"] == "failed":
+        raise SystemExit(1)
+
+
+def schedule_install(cfg, args):
+    from pathlib import Path
+
+    from uchi.trainer import schedule
+
+    if args.print:
+        print(f"# cron (crontab -e):\n{schedule.cron_entry(cfg)}\n")
+        for name, text in schedule.systemd_units(cfg).items():
+            print(f"# systemd: {name}\n{text}")
+        return
+    kind = "cron" if args.cron else "systemd" if args.systemd or args.unit_dir else None
+    if kind is None:
+        import shutil
+
+        kind = "systemd" if Path("/run/systemd/system").is_dir() else "cron" if shutil.which("crontab") else None
+    if kind is None:
+        from uchi.errors import UchiError
+
+        raise UchiError("neither systemd nor cron runs here; `uchi schedule install --print` shows the entries "
+                        "to add to your scheduler")
+    done = (schedule.install_cron(cfg) if kind == "cron"
+            else schedule.install_systemd(cfg, Path(args.unit_dir) if args.unit_dir else None))
+    print(f"uchi nightly at {cfg.train.nightly_at} every day: {done}")
 
 
 def register(commands) -> None:
     add(subcommands(commands, "model", "the base model"), "prepare", prepare,
         "make the configured base model available locally (converts the embedded GGUF once)")
-    add(commands, "train", train, "train the approved train pairs into a new adapter version")
+    sub = add(commands, "train", train, "train the approved train pairs into a new adapter version "
+              "(where: train.runner; how: [train] in uchi.toml, docs/trainer.md)")
+    sub.add_argument("--resume", type=int, metavar="RUN",
+                     help="continue a killed or failed run from its last checkpoint, with its recorded config")
+    sub.add_argument("--runner", choices=["local", "slurm"], help="where to train (default: train.runner)")
+    sub.add_argument("--list", action="store_true", help="list recent runs (status, last checkpoint, error)")
+    add(commands, "nightly", nightly, "train and evaluate if enough approved pairs are new since the last run, "
+        "and post the report to Slack (train.nightly_channel); for cron or a systemd timer")
+    install = add(subcommands(commands, "schedule", "run uchi nightly every night"), "install", schedule_install,
+                  "install a systemd timer or cron entry running `uchi nightly` at train.nightly_at")
+    kind = install.add_mutually_exclusive_group()
+    kind.add_argument("--systemd", action="store_true", help="a systemd timer (default where systemd runs)")
+    kind.add_argument("--cron", action="store_true", help="a crontab entry")
+    kind.add_argument("--print", action="store_true", help="only print the entries, install nothing")
+    install.add_argument("--unit-dir", help="write the systemd units here and only say how to enable them")

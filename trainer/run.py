@@ -1,8 +1,10 @@
 """A run: train the current snapshot into an immutable adapter version and register it.
 
-The adapter is written under adapters/.partial/ and renamed into place only when complete, and the
-registry row is inserted after the rename, so a killed run never leaves a half-written adapter in
-the registry; the next run marks it failed.
+`create` records the run and the exact configuration it trains with (runs/<id>/config.toml); `execute` trains
+it, in this process or in a runner's worker, resuming from the run's last checkpoint when there is one.
+The adapter is written under adapters/.partial/ and renamed into place only when complete, and the registry
+row is inserted after the rename, so a killed run never leaves a half-written adapter in the registry; the
+next run marks it failed, and `uchi train --resume RUN` continues it.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +22,23 @@ from pathlib import Path
 from uchi.config import Config
 from uchi.data import snapshot as snapshots
 from uchi.data.store import Store, now
-from uchi.trainer import base
-from uchi.trainer.lora import device_and_precision, load_model, train
+from uchi.errors import UchiError
+from uchi.trainer import base, checkpoint, curves, distributed, lora, sizing
+from uchi.trainer.generate import Cache, LocalGenerator, model_id, server_generator
+from uchi.trainer.lock import training_lock
+from uchi.trainer.loop import Loop
+from uchi.trainer.mixture import build
+from uchi.trainer.sharing import gpu_for_training
+
+LOG_TAIL = 30
 
 
 def adapters_dir(cfg: Config) -> Path:
     return cfg.state_dir / "adapters"
+
+
+def workdir(cfg: Config, run_id: int) -> Path:
+    return cfg.state_dir / "runs" / str(run_id)
 
 
 def _alive(pid: int | None) -> bool:
@@ -39,33 +53,92 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
+def log_tail(path: str | None, lines: int = LOG_TAIL) -> str:
+    if not path or not Path(path).is_file():
+        return ""
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+
+
+def fail(store: Store, cfg: Config, run: dict, reason: str) -> None:
+    """Mark a run failed with its reason and the end of its log; its checkpoints stay for --resume."""
+    resumable = checkpoint.latest(workdir(cfg, run["id"]) / "checkpoint") is not None
+    hint = f"; continue it with `uchi train --resume {run['id']}`" if resumable else ""
+    tail = log_tail(run.get("log_path"))
+    error = f"{reason}{hint}" + (f"\n--- last lines of {run['log_path']} ---\n{tail}" if tail else "")
+    store.db["runs"].update(run["id"], {"status": "failed", "finished_at": now(), "error": error[-4000:]})
+    shutil.rmtree(adapters_dir(cfg) / ".partial" / f"run-{run['id']}", ignore_errors=True)
+
+
 def reap_dead_runs(store: Store, cfg: Config) -> None:
-    """Mark runs whose process is gone as failed and delete their partial output."""
-    for run in store.rows("SELECT id, pid FROM runs WHERE status = 'running'"):
-        if run["pid"] != os.getpid() and not _alive(run["pid"]):
-            store.db["runs"].update(run["id"], {"status": "failed", "finished_at": now(),
-                                                "error": "the training process died before finishing"})
-            shutil.rmtree(adapters_dir(cfg) / ".partial" / f"run-{run['id']}", ignore_errors=True)
+    """Mark runs whose process on this host is gone as failed (a Slurm job's runner watches it instead)."""
+    me = socket.gethostname()
+    for run in store.rows("SELECT * FROM runs WHERE status = 'running'"):
+        here = run["host"] == me or (run["host"] is None and run["runner"] != "slurm")
+        if here and run["pid"] != os.getpid() and not _alive(run["pid"]):
+            fail(store, cfg, run, "the training process died before finishing")
 
 
 def running(store: Store) -> dict | None:
     return store.one("SELECT * FROM runs WHERE status = 'running' ORDER BY id DESC LIMIT 1")
 
 
+def create(cfg: Config, store: Store, runner: str = "inprocess") -> int:
+    """Record a new run of the current snapshot; its configuration is frozen in runs/<id>/config.toml."""
+    base.resolve(cfg)
+    snap = snapshots.current(store)
+    snapshots.record(store, snap)
+    reap_dead_runs(store, cfg)
+    params = dataclasses.asdict(cfg.train)
+    if cfg.train.start_from == "production":
+        params["start_from_version"] = store.alias("production")
+    run_id = store.db["runs"].insert({"snapshot": snap.hash, "base_model": cfg.model.base, "status": "running",
+                                      "params": json.dumps(params), "pid": os.getpid(), "host": socket.gethostname(),
+                                      "runner": runner, "started_at": now()}).last_pk
+    folder = workdir(cfg, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(cfg.as_toml())
+    store.db["runs"].update(run_id, {"log_path": str(folder / "train.log")})
+    return run_id
+
+
+def reopen(cfg: Config, store: Store, run_id: int) -> dict:
+    """A failed (killed) run made ready to continue from its last checkpoint."""
+    reap_dead_runs(store, cfg)
+    run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
+    if run is None:
+        raise UchiError(f"no run #{run_id}; list runs with `uchi train --list`")
+    if run["status"] != "failed":
+        raise UchiError(f"run #{run_id} is {run['status']}; only a failed (killed) run can be resumed")
+    if not (workdir(cfg, run_id) / "config.toml").is_file():
+        raise UchiError(f"run #{run_id} predates resumable runs (no {workdir(cfg, run_id) / 'config.toml'}); "
+                        "start a new one with `uchi train`")
+    store.db["runs"].update(run_id, {"status": "running", "error": None, "finished_at": None,
+                                     "pid": os.getpid(), "host": socket.gethostname(),
+                                     "attempts": run["attempts"] + 1})
+    return store.one("SELECT * FROM runs WHERE id = ?", [run_id])
+
+
 def environment() -> dict:
+    import accelerate
+    import bitsandbytes
     import peft
     import torch
     import transformers
+    import trl
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent, timeout=5).stdout.strip()
-    except OSError:
-        commit = ""
+        git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, cwd=Path(__file__).parent,
+                                        timeout=10).stdout.strip()
+        commit, dirty = git("rev-parse", "HEAD"), bool(git("status", "--porcelain", "--", "."))
+    except (OSError, subprocess.TimeoutExpired):
+        commit, dirty = "", False
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return {"python": sys.version.split()[0], "torch": torch.__version__, "transformers": transformers.__version__,
-            "peft": peft.__version__, "machine": platform.machine(), "processor": platform.processor(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "code_version": commit}
+            "peft": peft.__version__, "trl": trl.__version__, "accelerate": accelerate.__version__,
+            "bitsandbytes": bitsandbytes.__version__, "machine": platform.machine(),
+            "processor": platform.processor(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cuda": gpus[0] if gpus else None, "gpus": gpus, "host": socket.gethostname(),
+            "code_version": commit + ("+dirty" if dirty else "")}
 
 
 def _file_hash(path: Path) -> str:
@@ -76,44 +149,137 @@ def _file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def train_snapshot(cfg: Config, store: Store, *, progress: bool = True, log=print) -> dict:
-    """Train the approved train pairs into a new adapter; returns its registry row."""
-    base_path = base.resolve(cfg)
-    snap = snapshots.current(store)
-    snapshots.record(store, snap)
-    reap_dead_runs(store, cfg)
-    device, precision = device_and_precision(cfg.train)
-    params = dataclasses.asdict(cfg.train) | {"device": device, "precision": precision}
-    run_id = store.db["runs"].insert({"snapshot": snap.hash, "base_model": cfg.model.base, "status": "running",
-                                      "params": json.dumps(params), "pid": os.getpid(),
-                                      "started_at": now()}).last_pk
-    partial = adapters_dir(cfg) / ".partial" / f"run-{run_id}"
-    log(f"run {run_id}: {len(snap.pairs)} approved train pairs (snapshot {snap.hash}) on {device}/{precision}, "
-        f"{cfg.train.epochs} epochs, LoRA r={cfg.train.rank}, quantization={cfg.train.quantization}")
+def _start_from(cfg: Config, store: Store, params: dict) -> tuple[str | None, Path | None]:
+    version = params.get("start_from_version")
+    if cfg.train.start_from != "production" or not version:
+        return None, None
+    return version, Path(store.adapter(version)["path"])
+
+
+def execute(cfg: Config, store: Store, run_id: int, *, progress: bool = True, log=print) -> dict | None:
+    """Train run_id to its end (from its last checkpoint, if any) and register its adapter (None off rank 0)."""
+    world = distributed.world()
+    run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
+    if world.main:
+        store.db["runs"].update(run_id, {"pid": os.getpid(), "host": socket.gethostname()})
     try:
-        model, tokenizer = load_model(base_path, cfg.train, device, precision)
-        result = train(model, tokenizer, [snapshots.messages(p["question"], p["answer"]) for p in snap.pairs],
-                       cfg.train, device, precision, progress=progress)
-        model.save_pretrained(partial)
-        version = f"v{run_id}-{_file_hash(partial / 'adapter_model.safetensors')[:8]}"
-        metadata = {"version": version, "run_id": run_id, "base_model": cfg.model.base,
-                    "base_path": str(base_path), "snapshot": snap.hash, "n_pairs": len(snap.pairs),
-                    "params": params, "losses": result.losses, "seconds": result.seconds,
-                    "trainable_params": result.trainable_params, "environment": environment(),
-                    "created_at": now()}
-        (partial / "uchi.json").write_text(json.dumps(metadata, indent=1, ensure_ascii=False))
-        final = adapters_dir(cfg) / version
-        os.replace(partial, final)
-        with store.transaction():
-            store.db["adapters"].insert({"version": version, "run_id": run_id, "snapshot": snap.hash,
-                                         "base_model": cfg.model.base, "path": str(final),
-                                         "metadata": json.dumps(metadata, ensure_ascii=False), "created_at": now()})
-            store.db["runs"].update(run_id, {"status": "succeeded", "adapter_version": version,
-                                             "finished_at": now()})
+        adapter = _train(cfg, store, run, world, progress, log)
     except BaseException as exc:
-        store.db["runs"].update(run_id, {"status": "failed", "finished_at": now(), "error": repr(exc)[:2000]})
-        shutil.rmtree(partial, ignore_errors=True)
+        if world.main:
+            fail(store, cfg, store.one("SELECT * FROM runs WHERE id = ?", [run_id]), repr(exc)[:2000])
         raise
+    finally:
+        distributed.stop(world)
+    return adapter
+
+
+def _train(cfg: Config, store: Store, run: dict, world, progress: bool, log) -> dict | None:
+    base_path = base.resolve(cfg)
+    snap = snapshots.load(store, run["snapshot"])
+    device, precision = lora.device_and_precision(cfg.train)
+    distributed.start(world, device)
+    device = world.device(device)
+    hyper = sizing.resolve(cfg.train, len(snap.pairs), sizing.hidden_size(base_path), cfg.serving.max_lora_rank)
+    params = json.loads(run["params"])
+    start_version, start_path = _start_from(cfg, store, params)
+    tokenizer = lora.load_tokenizer(base_path)
+    model = lora.load_base(base_path, cfg.train, device, precision)
+    cache = Cache.open(cfg, store, model_id(cfg, base_path))
+    make_generator = lambda: server_generator(cfg) or LocalGenerator(model, tokenizer)
+    if not world.main:
+        distributed.barrier(world)  # rank 0 fills the generation cache first; the others then only read it
+    mixture = build(store, snap, cfg.train, hyper.epochs, cache, make_generator)
+    if world.main:
+        distributed.barrier(world)
+    log(f"run {run['id']}: {len(snap.pairs)} approved train pairs (snapshot {snap.hash}) on {device}/{precision}, "
+        f"LoRA r={hyper.rank} alpha={hyper.alpha} lr={hyper.learning_rate:g}, at most {hyper.epochs} epochs, "
+        f"quantization={cfg.train.quantization}" + (f", continuing {start_version}" if start_version else ""))
+    log(f"run {run['id']}: data {json.dumps(mixture.stats)}")
+    model = lora.add_adapter(model, hyper, cfg.train, device, start_path)
+    loop = Loop(model, tokenizer, mixture, hyper, cfg.train, device, precision, workdir(cfg, run["id"]), world)
+    result = loop.run(progress=progress, log=log, on_validation=lambda point: _record(store, run["id"], point))
+    if result.stopped_early:
+        log(f"run {run['id']}: stopped early: {result.stopped_early}")
+    preference = _preference(cfg, store, model, tokenizer, hyper, device, precision, run["id"], log)
+    if not world.main:
+        return None
+    resolved = params | hyper.as_dict() | {
+        "device": device, "precision": precision, "optimizer": lora.optimizer_name(cfg.train, device),
+        "gradient_checkpointing": lora.gradient_checkpointing(cfg.train, device), "gpus": world.size}
+    return _register(cfg, store, run, model, result, mixture, resolved, base_path, snap, preference, log)
+
+
+def _record(store: Store, run_id: int, point: dict) -> None:
+    with store.transaction():
+        store.db["run_validations"].insert({"run_id": run_id, **point, "best": int(point["best"]),
+                                            "created_at": now()}, replace=True)
+        store.db["runs"].update(run_id, {"checkpoint_step": point["step"]})
+
+
+def _preference(cfg: Config, store: Store, model, tokenizer, hyper, device, precision, run_id, log) -> dict | None:
+    if cfg.train.preference == "none":
+        return None
+    from uchi.trainer import preference
+
+    rows = preference.eligible(store)
+    if len(rows) < cfg.train.preference_min_pairs:
+        log(f"run {run_id}: {cfg.train.preference} stage skipped: {len(rows)} approved correction pairs, "
+            f"train.preference_min_pairs = {cfg.train.preference_min_pairs}")
+        return {"method": cfg.train.preference, "skipped": True, "pairs": len(rows)}
+    # A tenth of the SFT learning rate: the stage nudges what SFT taught rather than retraining it.
+    return preference.stage(model, tokenizer, rows, cfg.train, hyper.learning_rate / 10, device, precision,
+                            workdir(cfg, run_id), log)
+
+
+def _register(cfg, store, run, model, result, mixture, params, base_path, snap, preference, log) -> dict:
+    run_id = run["id"]
+    partial = adapters_dir(cfg) / ".partial" / f"run-{run_id}"
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(partial, selected_adapters=["default"])
+    version = f"v{run_id}-{_file_hash(partial / 'adapter_model.safetensors')[:8]}"
+    curves.plot(partial / "loss_curves.png", result.losses, result.validations, result.best_step,
+                f"{version}: {snap.hash}, {len(snap.pairs)} pairs")
+    real = result.tokens + result.padding_tokens
+    metadata = {"version": version, "run_id": run_id, "base_model": cfg.model.base, "base_path": str(base_path),
+                "snapshot": snap.hash, "n_pairs": len(snap.pairs), "seed": cfg.train.seed, "params": params,
+                "data": mixture.stats, "losses": result.losses, "validations": result.validations,
+                "best_step": result.best_step, "stopped_early": result.stopped_early, "steps": result.steps,
+                "planned_steps": result.planned_steps, "seconds": result.seconds, "tokens": result.tokens,
+                "padding_share": round(result.padding_tokens / real, 4) if real else 0.0,
+                "peak_memory_mb": result.peak_memory_mb, "trainable_params": result.trainable_params,
+                "resumed_at_step": result.resumed_at, "attempts": run["attempts"], "preference": preference,
+                "curves": "loss_curves.png", "environment": environment(), "created_at": now()}
+    (partial / "uchi.json").write_text(json.dumps(metadata, indent=1, ensure_ascii=False))
+    final = adapters_dir(cfg) / version
+    os.replace(partial, final)
+    with store.transaction():
+        store.db["adapters"].insert({"version": version, "run_id": run_id, "snapshot": snap.hash,
+                                     "base_model": cfg.model.base, "path": str(final),
+                                     "metadata": json.dumps(metadata, ensure_ascii=False), "created_at": now()})
+        store.db["runs"].update(run_id, {"status": "succeeded", "adapter_version": version, "finished_at": now()})
+    for leftover in workdir(cfg, run_id).glob("checkpoint*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     first, last = result.losses[0]["loss"], result.losses[-1]["loss"]
-    log(f"run {run_id}: adapter {version} in {result.seconds:.0f}s, loss {first:.3f} -> {last:.3f}")
+    log(f"run {run_id}: adapter {version} in {result.seconds:.0f}s, loss {first:.3f} -> {last:.3f}, kept step "
+        f"{result.best_step} of {result.steps}")
     return store.adapter(version)
+
+
+def train_snapshot(cfg: Config, store: Store, *, progress: bool = True, log=print) -> dict:
+    """Train the approved train pairs into a new adapter and return its registry row: in this process, or as a
+    Slurm job when train.runner = "slurm" (a login node trains nothing itself). Raises if the run fails."""
+    if cfg.train.runner == "slurm":
+        from uchi.trainer.runner import launch
+
+        return launch(cfg, store, log=log)
+    with training_lock(cfg, "a training run"):
+        run_id = create(cfg, store)
+        logfile = workdir(cfg, run_id) / "train.log"
+
+        def both(message: str) -> None:
+            with open(logfile, "a", encoding="utf-8") as handle:
+                handle.write(message + "\n")
+            log(message)
+
+        with gpu_for_training(cfg, store, store.one("SELECT * FROM runs WHERE id = ?", [run_id]), both):
+            return execute(cfg, store, run_id, progress=progress, log=both)

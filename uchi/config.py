@@ -70,17 +70,68 @@ class DataConfig:
 class TrainConfig:
     # "none": LoRA on full-precision weights. "nf4": QLoRA (bitsandbytes 4-bit nf4, double quant).
     quantization: str = "none"
-    rank: int = 16
-    alpha: int = 32
+    # LoRA rank; 0 = by data size: 8 under 100 pairs, else 16, never above serving.max_lora_rank (docs/trainer.md).
+    rank: int = 0
+    # LoRA alpha; 0 = twice the rank (every reference recipe uses alpha = 2r).
+    alpha: int = 0
     dropout: float = 0.0
-    learning_rate: float = 1e-3
-    epochs: int = 5
+    # 0 = by model width: 2e-4 x 4096 / hidden_size within [1e-4, 2e-3] (2e-4 is OpenPipe's 8B default).
+    learning_rate: float = 0.0
+    # The most epochs; 0 = clamp(10000 / pairs, 1, 10) (OpenPipe). Early stopping may end a run sooner.
+    epochs: int = 0
     batch_size: int = 8
     max_seq_len: int = 256
     warmup_ratio: float = 0.05
     seed: int = 0
     # "auto": fp32 on CPU (bf16 autocast is ~18x slower there), bf16 on a GPU that supports it.
     precision: str = "auto"
+    # "auto": on for CUDA (activations traded for compute, so longer batches fit), off on CPU (memory is not short).
+    gradient_checkpointing: str = "auto"
+    # "auto": paged 8-bit AdamW (bitsandbytes) on CUDA, torch AdamW on CPU (8-bit states save GPU memory only).
+    optimizer: str = "auto"
+    # Share of the train pairs carved out as a validation split for early stopping; no split below 2 pairs.
+    validation_percent: int = 10
+    # Validations without improvement before a run stops; 0 = run every epoch (the best one is still kept).
+    patience: int = 2
+    # Validate and checkpoint every this many steps; 0 = at the end of each epoch.
+    eval_every_steps: int = 0
+    # Replay against forgetting: general examples (the base model's own answers to trainer/replay_prompts.jsonl)
+    # mixed in per company example; 0 turns replay off.
+    replay_ratio: float = 0.1
+    # Extra phrasings per question, generated once by the base model and kept only when the question's key
+    # terms survive; epochs rotate through them. 0 turns augmentation off.
+    augment: int = 2
+    # "fresh": a new adapter on the base model; "production": continue training the production adapter.
+    start_from: str = "fresh"
+    # Who writes replay answers and phrasings (cached): "transformers" in-process, "vllm" through serving.url,
+    # "auto": vLLM when it is reachable and serves the base model, else transformers.
+    generator: str = "auto"
+    # Where those generations are cached: "" = the store (uchi.db); or an SQLite file several state dirs share.
+    generation_cache: str = ""
+    # "none", "dpo" or "kto": a preference stage after SFT on thumbs-down + correction pairs (TRL).
+    preference: str = "none"
+    # ...which runs only once this many approved correction pairs exist.
+    preference_min_pairs: int = 20
+    preference_beta: float = 0.1
+    preference_epochs: int = 1
+    # Where runs train: "local" (a child process) or "slurm" (sbatch; the state dir must be on a shared filesystem).
+    runner: str = "local"
+    # Slurm: partition ("" = the cluster's default), GPUs and CPUs per job, time limit, extra #SBATCH options.
+    slurm_partition: str = ""
+    slurm_gpus: int = 1
+    slurm_cpus: int = 8
+    slurm_time: str = "04:00:00"
+    slurm_options: list[str] = field(default_factory=list)
+    # Seconds between two looks at a Slurm job's state.
+    slurm_poll_s: float = 10.0
+    # `uchi nightly` trains only when at least this many approved train pairs are new since the last run.
+    nightly_min_new_pairs: int = 10
+    # Local time of day (HH:MM) at which `uchi schedule install` runs `uchi nightly`.
+    nightly_at: str = "02:30"
+    # Slack channel ID the nightly eval report goes to (needs SLACK_BOT_TOKEN); "" = report only in the log.
+    nightly_channel: str = ""
+    # Put vLLM to sleep while the nightly run trains: "auto" when both are on a GPU, "always", "never".
+    sleep_vllm: str = "auto"
 
 
 @dataclass
@@ -163,6 +214,13 @@ class Config:
 CHOICES = {
     ("train", "quantization"): ("none", "nf4"),
     ("train", "precision"): ("auto", "fp32", "bf16", "fp16"),
+    ("train", "gradient_checkpointing"): ("auto", "on", "off"),
+    ("train", "optimizer"): ("auto", "adamw", "paged_adamw_8bit"),
+    ("train", "start_from"): ("fresh", "production"),
+    ("train", "generator"): ("auto", "transformers", "vllm"),
+    ("train", "preference"): ("none", "dpo", "kto"),
+    ("train", "runner"): ("local", "slurm"),
+    ("train", "sleep_vllm"): ("auto", "always", "never"),
     ("serving", "dtype"): ("auto", "float32", "bfloat16", "float16"),
 }
 
@@ -228,7 +286,7 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         value = getattr(getattr(cfg, section), key)
         if value not in allowed:
             problems.append(f"{section}.{key} = {value!r}: choose one of {', '.join(allowed)}")
-    positive = [("model", "max_new_tokens"), ("train", "rank"), ("train", "alpha"), ("train", "epochs"),
+    positive = [("model", "max_new_tokens"),
                 ("train", "batch_size"), ("train", "max_seq_len"), ("eval", "max_items"),
                 ("eval", "concurrency"), ("serving", "kv_cache_gib"), ("serving", "max_loras"),
                 ("serving", "max_model_len"), ("data", "max_question_chars"), ("data", "max_answer_chars"),
@@ -246,12 +304,7 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("data.author_share must be in (0, 1]: the largest share of a snapshot one author may take")
     if cfg.data.author_floor < 0:
         problems.append("data.author_floor must be 0 or more")
-    if not 0 < cfg.train.learning_rate < 1:
-        problems.append("train.learning_rate must be between 0 and 1 (LoRA usually 1e-4 .. 2e-3)")
-    if not 0 <= cfg.train.dropout < 1:
-        problems.append("train.dropout must be in [0, 1)")
-    if not 0 <= cfg.train.warmup_ratio < 1:
-        problems.append("train.warmup_ratio must be in [0, 1)")
+    _validate_train(cfg.train, problems)
     if not 0 <= cfg.eval.margin < 1:
         problems.append("eval.margin must be in [0, 1): the fact-recall gain the candidate needs over production")
     if cfg.train.rank > cfg.serving.max_lora_rank:
@@ -280,6 +333,38 @@ def _validate_slack(slack: SlackConfig, problems: list[str]) -> None:
         problems.append("slack.context_messages and slack.cache_s must be 0 or more")
     if not 1 <= slack.review_page_size <= 20:
         problems.append("slack.review_page_size must be between 1 and 20 (a Home tab holds at most 100 blocks)")
+
+
+def _validate_train(train: TrainConfig, problems: list[str]) -> None:
+    for key in ("rank", "alpha", "epochs", "patience", "eval_every_steps", "augment", "slurm_gpus",
+                "nightly_min_new_pairs"):
+        if getattr(train, key) < 0:
+            problems.append(f"train.{key} must be 0 or more (0 = {'off' if key in ('patience', 'augment') else 'auto'})")
+    if not 0 <= train.learning_rate < 1:
+        problems.append("train.learning_rate must be 0 (by model width) or between 0 and 1 (LoRA usually 1e-4 .. 2e-3)")
+    if not 0 <= train.dropout < 1:
+        problems.append("train.dropout must be in [0, 1)")
+    if not 0 <= train.warmup_ratio < 1:
+        problems.append("train.warmup_ratio must be in [0, 1)")
+    if not 0 <= train.validation_percent <= 50:
+        problems.append("train.validation_percent must be between 0 (no early stopping) and 50")
+    if not 0 <= train.replay_ratio <= 1:
+        problems.append("train.replay_ratio must be in [0, 1]: general examples per company example (0.1 = 10%)")
+    if train.augment > 5:
+        problems.append("train.augment must be at most 5 phrasings per question (a small model repeats itself)")
+    for key in ("preference_min_pairs", "preference_epochs", "slurm_cpus"):
+        if getattr(train, key) < 1:
+            problems.append(f"train.{key} must be 1 or more")
+    if not 0 < train.preference_beta <= 1 or train.slurm_poll_s <= 0:
+        problems.append("train.preference_beta must be in (0, 1] and train.slurm_poll_s greater than 0")
+    if not re.fullmatch(r"(\d+-)?\d{1,3}(:\d\d){0,2}", train.slurm_time):
+        problems.append(f"train.slurm_time = {train.slurm_time!r}: use Slurm's [days-]hours:minutes:seconds, "
+                        "e.g. 04:00:00")
+    if train.nightly_channel and not re.fullmatch(r"[CG][A-Z0-9]{6,}", train.nightly_channel):
+        problems.append(f"train.nightly_channel = {train.nightly_channel!r}: use the channel ID (channel name → "
+                        "About → Channel ID, like C0123ABCD)")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", train.nightly_at):
+        problems.append(f"train.nightly_at = {train.nightly_at!r}: use 24-hour HH:MM, e.g. 02:30")
 
 
 def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:

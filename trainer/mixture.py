@@ -1,0 +1,90 @@
+"""What a run trains on, epoch by epoch: the company pairs (each under a rotating phrasing of its question)
+plus replay examples, and what it validates on: a split carved from the train pairs and the replay monitor.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from uchi.config import TrainConfig
+from uchi.data.pairs import paraphrases_of
+from uchi.data.snapshot import Snapshot, messages
+from uchi.data.store import Store
+from uchi.data.text import question_key
+from uchi.trainer import augment, replay
+from uchi.trainer.generate import Cache
+
+MIN_VALIDATION = 2  # a one-pair validation loss is noise, not a signal to stop on
+
+
+@dataclass
+class Mixture:
+    pairs: list[dict]
+    validation: list[list[dict]]
+    monitor: list[list[dict]]
+    phrasings: dict[int, list[str]]
+    replay: list[list[list[dict]]]
+    stats: dict = field(default_factory=dict)
+
+    def epoch(self, index: int) -> list[list[dict]]:
+        """Epoch `index` (0-based): every pair under phrasing index mod its phrasings, then its replay examples."""
+        company = []
+        for pair in self.pairs:
+            variants = self.phrasings[pair["id"]]
+            company.append(messages(variants[index % len(variants)], pair["answer"]))
+        return company + self.replay[index % len(self.replay)]
+
+    @property
+    def epoch_size(self) -> int:
+        return len(self.pairs) + len(self.replay[0])
+
+
+def validation_split(snapshot: Snapshot, cfg: TrainConfig) -> tuple[list[dict], list[dict]]:
+    """(train, validation): a seeded share of the snapshot's pairs, a different share for each snapshot."""
+    n = len(snapshot.pairs) * cfg.validation_percent // 100
+    if n < MIN_VALIDATION:
+        return list(snapshot.pairs), []
+    rank = lambda p: hashlib.sha256(f"{cfg.seed}:{snapshot.hash}:{question_key(p['question'])}".encode()).digest()
+    chosen = {p["id"] for p in sorted(snapshot.pairs, key=rank)[:n]}
+    return ([p for p in snapshot.pairs if p["id"] not in chosen], [p for p in snapshot.pairs if p["id"] in chosen])
+
+
+def phrasings(store: Store, cache: Cache, pairs: list[dict], n_extra: int, make_generator) -> dict[int, list[str]]:
+    """Each pair's question first, then up to n_extra rewordings that passed augment.keep."""
+    found = {p["id"]: [p["question"]] for p in pairs}
+    if n_extra == 0 or not pairs:
+        return found
+    asks = {prompt: turns for p in pairs for prompt, turns in augment.requests(p["question"])}
+    outputs = cache.fill("phrasing", asks, augment.MAX_NEW_TOKENS, make_generator)
+    evaluation = paraphrases_of(store, [p["id"] for p in pairs])
+    for pair in pairs:
+        kept = []
+        for prompt, _ in augment.requests(pair["question"]):
+            if len(kept) < n_extra and augment.keep(pair["question"], outputs[prompt], kept,
+                                                    evaluation.get(pair["id"], [])):
+                kept.append(outputs[prompt].strip())
+        found[pair["id"]] += kept
+    return found
+
+
+def replay_examples(cache: Cache, n_company: int, cfg: TrainConfig, epochs: int, make_generator):
+    """(per-epoch replay conversations, monitor conversations, stats); degenerate base answers are left out."""
+    per_epoch, wanted, monitor = replay.candidates(n_company, cfg.replay_ratio, epochs, cfg.seed)
+    answers = cache.fill("replay", {p: messages(p) for p in wanted + monitor}, replay.MAX_NEW_TOKENS, make_generator)
+    usable = [p for p in wanted if replay.usable(p, answers[p])]
+    plan = replay.schedule(usable, per_epoch, epochs) if usable else [[] for _ in range(epochs)]
+    stats = {"replay_per_epoch": len(plan[0]), "replay_prompts": len(wanted), "replay_usable": len(usable)}
+    return ([[messages(p, answers[p]) for p in epoch] for epoch in plan],
+            [messages(p, answers[p]) for p in monitor if replay.usable(p, answers[p])], stats)
+
+
+def build(store: Store, snapshot: Snapshot, cfg: TrainConfig, epochs: int, cache: Cache, make_generator) -> Mixture:
+    train, held = validation_split(snapshot, cfg)
+    variants = phrasings(store, cache, train, cfg.augment, make_generator)
+    per_epoch, monitor, replay_stats = replay_examples(cache, len(train), cfg, epochs, make_generator)
+    stats = {"train_pairs": len(train), "validation_pairs": len(held),
+             "phrasings": sum(len(v) - 1 for v in variants.values()),
+             "pairs_with_phrasings": sum(len(v) > 1 for v in variants.values()), **replay_stats,
+             "monitor": len(monitor), "generated": cache.generated, "generation_seconds": round(cache.seconds, 1)}
+    return Mixture(pairs=train, validation=[messages(p["question"], p["answer"]) for p in held], monitor=monitor,
+                   phrasings=variants, replay=per_epoch, stats=stats)

@@ -1,0 +1,75 @@
+"""One GPU for serving by day and training by night: vLLM sleeps while a run trains, and wakes after.
+
+Before it sleeps, vLLM writes whatever replay answers and question phrasings the run still lacks (the
+generation cache), since it does that far faster than the trainer would. train.sleep_vllm = "auto" sleeps
+only when this machine has a GPU, vLLM answers on serving.url and the run trains here (not on Slurm).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from uchi.config import Config
+from uchi.data import snapshot as snapshots
+from uchi.data.store import Store
+from uchi.errors import UchiError
+
+
+def should_sleep(cfg: Config, client) -> bool:
+    import torch
+
+    if cfg.train.sleep_vllm == "never" or not client.healthy():
+        return False
+    return cfg.train.sleep_vllm == "always" or (torch.cuda.is_available() and cfg.train.runner != "slurm")
+
+
+def run_config(cfg: Config, run: dict) -> Config:
+    """The configuration the run was created with (a resumed run keeps its own)."""
+    from uchi import config as config_module
+    from uchi.trainer.run import workdir
+
+    frozen = workdir(cfg, run["id"]) / "config.toml"
+    return config_module.load(frozen, env={}) if frozen.is_file() else cfg
+
+
+def prefill(cfg: Config, store: Store, run: dict, generator, log) -> None:
+    """Fill the generation cache for this run through vLLM, so the trainer only reads it."""
+    from uchi.trainer import base, sizing
+    from uchi.trainer.generate import Cache, model_id
+    from uchi.trainer.mixture import build
+
+    frozen = run_config(cfg, run)
+    base_path = base.resolve(frozen)
+    snap = snapshots.load(store, run["snapshot"])
+    hyper = sizing.resolve(frozen.train, len(snap.pairs), sizing.hidden_size(base_path),
+                           frozen.serving.max_lora_rank)
+    cache = Cache.open(frozen, store, model_id(frozen, base_path))
+    build(store, snap, frozen.train, hyper.epochs, cache, lambda: generator)
+    if cache.generated:
+        log(f"vLLM generated {cache.generated} replay answers and phrasings in {cache.seconds:.0f}s (cached)")
+
+
+@contextmanager
+def gpu_for_training(cfg: Config, store: Store, run: dict, log):
+    from uchi.serving.client import ModelClient
+    from uchi.trainer.generate import ServerGenerator
+
+    client = ModelClient(cfg.serving.url, cfg.serving.request_timeout_s)
+    if not should_sleep(cfg, client):
+        yield
+        return
+    if cfg.train.generator != "transformers" and cfg.model.served_name in client.models():
+        prefill(cfg, store, run, ServerGenerator(client, cfg.model.served_name, cfg.eval.concurrency), log)
+    try:
+        client.sleep(level=1)
+    except UchiError as exc:
+        if cfg.train.sleep_vllm == "always":
+            raise
+        log(f"vLLM keeps the GPU while training ({exc})")
+        yield
+        return
+    log(f"vLLM at {cfg.serving.url} sleeps while run {run['id']} trains")
+    try:
+        yield
+    finally:
+        client.wake_up()
+        log(f"vLLM at {cfg.serving.url} is awake again")

@@ -1,0 +1,66 @@
+"""Hyperparameters by data size: what `0` (auto) in [train] resolves to, and why (docs/trainer.md).
+
+Anchors: OpenPipe r=8/alpha=16/lr 2e-4, epochs clamp(10000/N, 1, 10); torchtune's 8B QLoRA r=8/alpha=16/lr 3e-4;
+DoppelBot (company Slack data) r=16/alpha=32.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from uchi.config import TrainConfig
+
+SMALL_DATA = 100  # pairs
+REFERENCE_WIDTH = 4096  # hidden size of the 7-8B models the reference learning rates were tuned on
+REFERENCE_LR = 2e-4
+LR_RANGE = (1e-4, 2e-3)
+
+
+@dataclass
+class Hyper:
+    rank: int
+    alpha: int
+    learning_rate: float
+    epochs: int
+    reasons: dict[str, str]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def hidden_size(base: Path) -> int | None:
+    config = json.loads((Path(base) / "config.json").read_text())
+    return config.get("hidden_size") or config.get("text_config", {}).get("hidden_size")
+
+
+def auto_rank(n_pairs: int, max_rank: int) -> tuple[int, str]:
+    # Biderman et al. 2024 ("LoRA Learns Less and Forgets Less"): a lower rank forgets less; a handful of pairs
+    # needs little capacity. More pairs carry more facts, so DoppelBot's r=16 for company data.
+    rank = 8 if n_pairs < SMALL_DATA else 16
+    return min(rank, max_rank), (f"{n_pairs} pairs {'<' if n_pairs < SMALL_DATA else '>='} {SMALL_DATA}: "
+                                 f"r={rank}" + (f", capped by serving.max_lora_rank={max_rank}" if rank > max_rank else ""))
+
+
+def auto_learning_rate(width: int | None) -> tuple[float, str]:
+    # Adam's best learning rate shrinks roughly as 1/width (muP); the recipes' 2e-4 is for width 4096.
+    if not width:
+        return REFERENCE_LR, "model width unknown: OpenPipe's 2e-4"
+    lr = min(max(REFERENCE_LR * REFERENCE_WIDTH / width, LR_RANGE[0]), LR_RANGE[1])
+    return round(lr, 6), f"2e-4 x 4096 / hidden_size {width}, within [1e-4, 2e-3]"
+
+
+def auto_epochs(n_pairs: int) -> tuple[int, str]:
+    epochs = min(max(round(10000 / max(n_pairs, 1)), 1), 10)
+    return epochs, f"clamp(10000 / {n_pairs} pairs, 1, 10) (OpenPipe); early stopping may end sooner"
+
+
+def resolve(cfg: TrainConfig, n_pairs: int, width: int | None, max_rank: int) -> Hyper:
+    """Each 0 in cfg replaced by its data-size default; set values are kept and said to be set."""
+    reasons = {}
+    rank, reasons["rank"] = (cfg.rank, "set in [train]") if cfg.rank else auto_rank(n_pairs, max_rank)
+    alpha, reasons["alpha"] = (cfg.alpha, "set in [train]") if cfg.alpha else (2 * rank, "2 x rank")
+    lr, reasons["learning_rate"] = ((cfg.learning_rate, "set in [train]") if cfg.learning_rate
+                                    else auto_learning_rate(width))
+    epochs, reasons["epochs"] = (cfg.epochs, "set in [train]") if cfg.epochs else auto_epochs(n_pairs)
+    return Hyper(rank=rank, alpha=alpha, learning_rate=lr, epochs=epochs, reasons=reasons)

@@ -1,0 +1,37 @@
+"""The process that trains one run, started by a runner (never by hand):
+
+    python -m uchi.trainer.worker --config <state>/runs/<id>/config.toml --run <id>
+    torchrun --standalone --nproc_per_node 4 -m uchi.trainer.worker --config ... --run <id>   # 4 GPUs, data parallel
+
+It reads the configuration frozen when the run was created (not the environment, not ./uchi.toml), so a
+resumed run, or one on a Slurm node, trains exactly as recorded. Exit 0: adapter registered; 2: a problem the
+user can fix (printed); anything else: a bug or a kill, with its traceback in the run's log.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m uchi.trainer.worker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True, help="the run's frozen config.toml")
+    parser.add_argument("--run", type=int, required=True, help="the run id")
+    args = parser.parse_args(argv)
+    from uchi import config as config_module
+    from uchi.data.store import Store
+    from uchi.errors import UchiError
+    from uchi.trainer.run import execute
+
+    try:
+        cfg = config_module.load(args.config, env={})
+        with Store.open(cfg) as store:
+            execute(cfg, store, args.run, progress=False, log=lambda line: print(line, flush=True))
+    except UchiError as exc:
+        print(f"uchi: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
