@@ -29,7 +29,8 @@ def trace(store: Store, answer_id: int, *, nearest: int = 5) -> dict:
         "run": store.one("SELECT * FROM runs WHERE id = ?", [adapter["run_id"]]),
         "missing": _missing(store, [i for i in ids if i not in {p["id"] for p in pairs}]),
         "authors": dict(Counter(p["author"] for p in pairs).most_common()),
-        "nearest": [{"similarity": n.similarity} | n.pair for n in dedup.nearest(pairs, answer["question"], nearest)],
+        "nearest": [{"similarity": n.similarity} | n.pair for n in dedup.nearest(pairs, answer["question"], nearest)
+                    if n.similarity > 0],
         "retrain_needed": store.rows("SELECT d.id, d.target, d.actor, d.created_at FROM retrain_needed r "
                                      "JOIN deletions d ON d.id = r.deletion_id WHERE r.adapter_version = ? "
                                      "ORDER BY d.id", [adapter["version"]]),
