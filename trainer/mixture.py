@@ -1,12 +1,14 @@
-"""What a run trains on, epoch by epoch: the company pairs (each under a rotating phrasing of its question)
-plus replay examples, and what it validates on: a split carved from the train pairs and the replay monitor.
+"""What a run trains on, epoch by epoch: the company pairs (each under a rotating phrasing of its question,
+some with retrieved pairs in the prompt) plus replay examples, and what it validates on: a split carved
+from the train pairs and the replay monitor.
 """
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import dataclass, field
 
-from uchi.config import TrainConfig
+from uchi.config import RetrievalConfig, TrainConfig
 from uchi.data.pairs import paraphrases_of
 from uchi.data.snapshot import Snapshot, messages
 from uchi.data.store import Store
@@ -25,13 +27,29 @@ class Mixture:
     phrasings: dict[int, list[str]]
     replay: list[list[list[dict]]]
     stats: dict = field(default_factory=dict)
+    # pair id -> the other pairs retrieval ranks nearest to it (RAFT distractors), as (question, answer).
+    neighbours: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    raft: tuple[float, float, int, int] = (0.0, 0.0, 0, 0)  # context share, oracle share, k, seed
+
+    def context(self, pair: dict, index: int) -> list[tuple[str, str]] | None:
+        """RAFT: None (no context), the pair among distractors (shuffled), or distractors alone; seeded."""
+        share, oracle, k, seed = self.raft
+        rng = random.Random(f"{seed}:{index}:{pair['id']}")
+        if not k or rng.random() >= share:
+            return None
+        distractors = self.neighbours.get(pair["id"], [])
+        if rng.random() < oracle:
+            chosen = [(pair["question"], pair["answer"])] + distractors[:k - 1]
+            rng.shuffle(chosen)
+            return chosen
+        return distractors[:k] or None
 
     def epoch(self, index: int) -> list[list[dict]]:
         """Epoch `index` (0-based): every pair under phrasing index mod its phrasings, then its replay examples."""
         company = []
         for pair in self.pairs:
             variants = self.phrasings[pair["id"]]
-            company.append(messages(variants[index % len(variants)], pair["answer"]))
+            company.append(messages(variants[index % len(variants)], pair["answer"], self.context(pair, index)))
         return company + self.replay[index % len(self.replay)]
 
     @property
@@ -78,7 +96,18 @@ def replay_examples(cache: Cache, n_company: int, cfg: TrainConfig, epochs: int,
             [messages(p, answers[p]) for p in monitor if replay.usable(p, answers[p])], stats)
 
 
-def build(store: Store, snapshot: Snapshot, cfg: TrainConfig, epochs: int, cache: Cache, make_generator) -> Mixture:
+def neighbours(store: Store, pairs: list[dict], retrieval: RetrievalConfig) -> dict[int, list[tuple[str, str]]]:
+    """For each pair, the approved pairs retrieval puts nearest to its question: hard distractors."""
+    from uchi.data.retrieval import Retriever
+
+    retriever = Retriever(retrieval)
+    return {p["id"]: [(h.question, h.answer) for h in retriever.search(store, p["question"], k=retrieval.k,
+                                                                       exclude=(p["id"],))]
+            for p in pairs}
+
+
+def build(store: Store, snapshot: Snapshot, cfg: TrainConfig, epochs: int, cache: Cache, make_generator,
+          retrieval: RetrievalConfig | None = None) -> Mixture:
     train, held = validation_split(snapshot, cfg)
     variants = phrasings(store, cache, train, cfg.augment, make_generator)
     per_epoch, monitor, replay_stats = replay_examples(cache, len(train), cfg, epochs, make_generator)
@@ -86,5 +115,9 @@ def build(store: Store, snapshot: Snapshot, cfg: TrainConfig, epochs: int, cache
              "phrasings": sum(len(v) - 1 for v in variants.values()),
              "pairs_with_phrasings": sum(len(v) > 1 for v in variants.values()), **replay_stats,
              "monitor": len(monitor), "generated": cache.generated, "generation_seconds": round(cache.seconds, 1)}
+    raft = retrieval is not None and retrieval.enabled and retrieval.k > 0 and cfg.context_share > 0
+    near = neighbours(store, train, retrieval) if raft else {}
+    stats["context_share"] = cfg.context_share if raft else 0.0
     return Mixture(pairs=train, validation=[messages(p["question"], p["answer"]) for p in held], monitor=monitor,
-                   phrasings=variants, replay=per_epoch, stats=stats)
+                   phrasings=variants, replay=per_epoch, stats=stats, neighbours=near,
+                   raft=(cfg.context_share, cfg.oracle_share, retrieval.k, cfg.seed) if raft else (0.0, 0.0, 0, 0))

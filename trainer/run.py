@@ -188,7 +188,7 @@ def _train(cfg: Config, store: Store, run: dict, world, progress: bool, log) -> 
     make_generator = lambda: server_generator(cfg) or LocalGenerator(model, tokenizer)
     if not world.main:
         distributed.barrier(world)  # rank 0 fills the generation cache first; the others then only read it
-    mixture = build(store, snap, cfg.train, hyper.epochs, cache, make_generator)
+    mixture = build(store, snap, cfg.train, hyper.epochs, cache, make_generator, cfg.retrieval)
     if world.main:
         distributed.barrier(world)
     log(f"run {run['id']}: {len(snap.pairs)} approved train pairs (snapshot {snap.hash}) on {device}/{precision}, "

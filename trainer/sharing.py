@@ -43,7 +43,7 @@ def prefill(cfg: Config, store: Store, run: dict, generator, log) -> None:
     hyper = sizing.resolve(frozen.train, len(snap.pairs), sizing.hidden_size(base_path),
                            frozen.serving.max_lora_rank)
     cache = Cache.open(frozen, store, model_id(frozen, base_path))
-    build(store, snap, frozen.train, hyper.epochs, cache, lambda: generator)
+    build(store, snap, frozen.train, hyper.epochs, cache, lambda: generator, frozen.retrieval)
     if cache.generated:
         log(f"vLLM generated {cache.generated} replay answers and phrasings in {cache.seconds:.0f}s (cached)")
 

