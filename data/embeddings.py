@@ -25,11 +25,9 @@ def model_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def _encoder():
-    import torch
     from transformers import AutoModel, AutoTokenizer
 
     path = model_dir()
-    torch.set_grad_enabled(False)
     return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
 
 

@@ -228,6 +228,22 @@ class Loop:
         if step:
             log(f"resuming at step {step} of {self.total} from {self.workdir / 'checkpoint'}")
         started = time.monotonic()
+        # Grad mode is per-thread state that other code (an inference helper) may have left switched off.
+        with torch.enable_grad():
+            step = self._train_from(step, progress, log, on_validation)
+        self.model = model
+        if self.stopper.stop:
+            self.result.stopped_early = (f"validation loss did not improve for {self.stopper.patience} validations "
+                                         f"after step {self.stopper.best_step}")
+        checkpoint.set_lora_weights(model, self.best)
+        self.result.best_step, self.result.steps = self.stopper.best_step, step
+        self.result.seconds = round(time.monotonic() - started, 2)
+        self.result.peak_memory_mb = peak_memory_mb(self.device)
+        return self.result
+
+
+    def _train_from(self, step: int, progress: bool, log, on_validation) -> int:
+        """Steps from `step` to the end or an early stop, validating and checkpointing; returns the last step."""
         bar = tqdm(total=self.total, initial=step, desc="training", unit="step",
                    disable=not progress or not self.world.main)
         self.model.train()
@@ -250,15 +266,7 @@ class Loop:
                 if on_validation and self.world.main:
                     on_validation(point)
         bar.close()
-        self.model = model
-        if self.stopper.stop:
-            self.result.stopped_early = (f"validation loss did not improve for {self.stopper.patience} validations "
-                                         f"after step {self.stopper.best_step}")
-        checkpoint.set_lora_weights(model, self.best)
-        self.result.best_step, self.result.steps = self.stopper.best_step, step
-        self.result.seconds = round(time.monotonic() - started, 2)
-        self.result.peak_memory_mb = peak_memory_mb(self.device)
-        return self.result
+        return step
 
 
 def _describe(point: dict, total: int) -> str:
