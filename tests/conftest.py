@@ -15,6 +15,9 @@ from uchi.data.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "tests"
+# Replay answers and question phrasings the base model writes for training, shared by every test's runs
+# (keyed by model and prompt), so the suite generates them once rather than once per state dir.
+GENERATIONS = CACHE / "generations.db"
 # Offline copies of PIQA, JCommonsenseQA, JMMLU, GSM8K laid beside the checkout (see its README).
 BENCHMARKS = REPO.parent / "shared" / "benchmarks"
 
@@ -53,6 +56,7 @@ def isolated_state(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("UCHI_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("UCHI_TRAIN_GENERATION_CACHE", str(GENERATIONS))
     return tmp_path / "state"
 
 
@@ -95,6 +99,7 @@ def trained(tmp_path_factory, base_model_dir):
 
     state = tmp_path_factory.mktemp("trained") / "state"
     env = {"UCHI_STATE_DIR": str(state), "UCHI_MODEL_BASE": str(base_model_dir), "UCHI_TRAIN_EPOCHS": "12",
+           "UCHI_TRAIN_GENERATION_CACHE": str(GENERATIONS),
            "UCHI_TRAIN_LEARNING_RATE": "0.002", "UCHI_DATA_HELDOUT_PERCENT": "1",
            # Eight facts can only show a large gain; the general benchmarks get a small fixed sample.
            "UCHI_EVAL_DETECTABLE_GAIN": "0.6", "UCHI_EVAL_BENCHMARKS_DIR": str(BENCHMARKS),

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 # Small and quick: no generated data unless a test asks for it, every fact trained.
 QUICK = {"UCHI_TRAIN_REPLAY_RATIO": "0", "UCHI_TRAIN_AUGMENT": "0", "UCHI_TRAIN_GENERATOR": "transformers",
-         "UCHI_DATA_HELDOUT_PERCENT": "1"}
+         "UCHI_TRAIN_CONTEXT_SHARE": "0", "UCHI_DATA_HELDOUT_PERCENT": "1"}
 
 
 def setup(tmp_path, base_model_dir, name: str, facts=FACTS, **train) -> tuple:
@@ -77,7 +77,7 @@ def _validation_loss(cfg, store, adapter) -> float:
 
 
 def test_a_killed_run_resumes_to_the_same_result(tmp_path, base_model_dir):
-    settings = dict(epochs=4, batch_size=4, eval_every_steps=2, validation_percent=0, learning_rate=0.002)
+    settings = dict(epochs=2, batch_size=3, eval_every_steps=1, validation_percent=0, learning_rate=0.002)
     # Uninterrupted, in this process.
     cfg, store = setup(tmp_path, base_model_dir, "straight", FACTS[:6], **settings)
     straight = train_snapshot(cfg, store, progress=False, log=lambda _: None)
@@ -89,7 +89,7 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path, base_model_dir):
     runner.submit(cfg, store, run_id)
     log = workdir(cfg, run_id) / "train.log"
     deadline = time.monotonic() + 300
-    while "step 4/8" not in (log.read_text() if log.exists() else ""):
+    while "step 2/4" not in (log.read_text() if log.exists() else ""):
         assert runner.process.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.2)
     os.kill(runner.process.pid, signal.SIGKILL)
@@ -97,14 +97,14 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path, base_model_dir):
     reap_dead_runs(store, cfg)
     run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
     assert run["status"] == "failed" and f"uchi train --resume {run_id}" in run["error"]
-    assert "step 4/8" in run["error"]  # the end of its log
-    assert run["checkpoint_step"] >= 4 and store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 0
+    assert "step 2/4" in run["error"]  # the end of its log
+    assert run["checkpoint_step"] >= 2 and store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 0
     lines = []
     resumed = launch(cfg, store, resume=run_id, log=lines.append)
-    assert any(line.startswith(f"resuming at step {run['checkpoint_step']} of 8") for line in lines)
+    assert any(line.startswith(f"resuming at step {run['checkpoint_step']} of 4") for line in lines)
     a, b = straight["metadata"], resumed["metadata"]
     assert [p["loss"] for p in b["losses"]] == pytest.approx([p["loss"] for p in a["losses"]], abs=1e-4)
-    assert b["resumed_at_step"] == run["checkpoint_step"] and b["attempts"] == 2 and len(b["losses"]) == 8
+    assert b["resumed_at_step"] == run["checkpoint_step"] and b["attempts"] == 2 and len(b["losses"]) == 4
     _assert_same_weights(Path(straight["path"]), Path(resumed["path"]))
     assert store.one("SELECT status, attempts FROM runs WHERE id = ?", [run_id]) == {"status": "succeeded",
                                                                                       "attempts": 2}
@@ -199,4 +199,41 @@ def test_replay_answers_and_phrasings_are_generated_once_and_cached(tmp_path, ba
         assert all(augment.keep(pair["question"], v, [], []) for v in variants[1:])
     bank = {p["prompt"] for p in replay.bank()}
     assert all(turns[0]["content"] in bank for turns in first.epoch(0)[2:] + first.monitor)
+    store.close()
+
+
+def test_two_processes_train_data_parallel_with_torchrun(tmp_path, base_model_dir):
+    """The command a Slurm job with several GPUs runs, here with two CPU processes (gloo)."""
+    import subprocess
+    import sys
+
+    cfg, store = setup(tmp_path, base_model_dir, "ddp", FACTS, epochs=1, batch_size=2, validation_percent=0)
+    run_id = create(cfg, store, runner="local")
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "uchi.trainer.worker", "--config", str(workdir(cfg, run_id) / "config.toml"),
+                           "--run", str(run_id)], capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
+    meta = store.adapter(run["adapter_version"])["metadata"]
+    # 8 pairs in batches of 2 make 4 batches: each of the two processes takes 2 of them.
+    assert meta["params"]["processes"] == 2 and meta["steps"] == 2 and len(meta["losses"]) == 2
+    assert store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 1
+    store.close()
+
+
+def test_a_run_can_continue_the_production_adapter(tmp_path, base_model_dir):
+    cfg, store = setup(tmp_path, base_model_dir, "continue", FACTS[:4], epochs=1, rank=4, validation_percent=0)
+    first = train_snapshot(cfg, store, progress=False, log=lambda _: None)
+    store.db["aliases"].insert({"name": "production", "version": first["version"], "updated_at": now()})
+    store.db.conn.commit()
+    cfg.train.start_from, cfg.train.rank = "production", 16  # the continued adapter keeps its rank of 4
+    lines = []
+    second = train_snapshot(cfg, store, progress=False, log=lines.append)
+    params = second["metadata"]["params"]
+    assert params["start_from_version"] == first["version"] and params["rank"] == 4
+    assert params["reasons"]["rank"] == f"continued from {first['version']}"
+    assert any(f"continuing {first['version']}" in line for line in lines)
+    # It started where the first adapter ended: its first loss is the first run's last, not the base model's.
+    assert second["metadata"]["losses"][0]["loss"] < first["metadata"]["losses"][0]["loss"]
     store.close()

@@ -64,6 +64,8 @@ def add_adapter(model, hyper: Hyper, cfg: TrainConfig, device: str, start_from: 
 
     checkpointing = gradient_checkpointing(cfg, device)
     kwargs = {"use_reentrant": False}
+    # LoRA's A matrices start random: seeded, so the same inputs and seed give the same run.
+    torch.manual_seed(cfg.seed)
     if cfg.quantization == "nf4":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing,
                                                 gradient_checkpointing_kwargs=kwargs)

@@ -196,6 +196,10 @@ def _train(cfg: Config, store: Store, run: dict, world, progress: bool, log) -> 
         f"quantization={cfg.train.quantization}" + (f", continuing {start_version}" if start_version else ""))
     log(f"run {run['id']}: data {json.dumps(mixture.stats)}")
     model = lora.add_adapter(model, hyper, cfg.train, device, start_path)
+    if start_path is not None:  # a continued adapter keeps its own shape
+        continued = model.peft_config["default"]
+        hyper.rank, hyper.alpha = continued.r, continued.lora_alpha
+        hyper.reasons["rank"] = hyper.reasons["alpha"] = f"continued from {start_version}"
     loop = Loop(model, tokenizer, mixture, hyper, cfg.train, device, precision, workdir(cfg, run["id"]), world)
     result = loop.run(progress=progress, log=log, on_validation=lambda point: _record(store, run["id"], point))
     if result.stopped_early:
@@ -205,7 +209,7 @@ def _train(cfg: Config, store: Store, run: dict, world, progress: bool, log) -> 
         return None
     resolved = params | hyper.as_dict() | {
         "device": device, "precision": precision, "optimizer": lora.optimizer_name(cfg.train, device),
-        "gradient_checkpointing": lora.gradient_checkpointing(cfg.train, device), "gpus": world.size}
+        "gradient_checkpointing": lora.gradient_checkpointing(cfg.train, device), "processes": world.size}
     return _register(cfg, store, run, model, result, mixture, resolved, base_path, snap, preference, log)
 
 
