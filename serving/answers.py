@@ -1,23 +1,65 @@
-"""Answering a question with the production adapter, and logging the answer with its version."""
+"""Answering a question with the production adapter (or, during a canary, sometimes the candidate), with
+the approved pairs retrieval finds as context (as the eval asks), and logging the answer with the
+version, the route and the sources that gave it."""
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 from uchi.config import Config
 from uchi.data.snapshot import messages
 from uchi.data.store import Store, now
+from uchi.serving import canary
 from uchi.serving.client import ModelClient
-from uchi.serving.registry import PRODUCTION, ensure_loaded, model_for
+from uchi.serving.registry import ensure_loaded, model_for, write_transaction
+
+# One retriever per store and setting, so its in-memory embeddings are built once per process.
+_retrievers: dict[tuple, object] = {}
+_retrieving = threading.Lock()
+
+
+def sources(cfg: Config, store: Store, question: str) -> list:
+    """The approved pairs retrieved for the question (retrieval.Hit), best first; none when retrieval is off."""
+    if not cfg.retrieval.enabled:
+        return []
+    from uchi.data.retrieval import Retriever
+
+    key = (str(store.path), cfg.retrieval.k, cfg.retrieval.dense, cfg.retrieval.min_similarity)
+    with _retrieving:
+        retriever = _retrievers.setdefault(key, Retriever(cfg.retrieval))
+        return retriever.search(store, question)
+
+
+def _generate(client: ModelClient, model: str, conversation: list[dict], max_tokens: int,
+              on_text: Callable[[str], None] | None) -> str:
+    if on_text is None:
+        return client.chat(model, conversation, max_tokens)
+    text = ""
+    for piece in client.stream_chat(model, conversation, max_tokens):
+        text += piece
+        on_text(text)
+    return text.strip()
 
 
 def ask(cfg: Config, store: Store, client: ModelClient, question: str, *, asker: str = "",
-        channel: str = "") -> dict:
-    version = store.alias(PRODUCTION)
+        channel: str = "", history: list[dict] | None = None,
+        on_text: Callable[[str], None] | None = None) -> dict:
+    """`history`: earlier turns of the same conversation ({"role": "user"|"assistant", "content"}), oldest first.
+    `on_text`: called with the answer so far as it is generated (streaming); the row is logged at the end."""
+    alias, version, canary_id = canary.route(cfg, store, client, asker, question)
     model = ensure_loaded(client, store, version) if version else model_for(cfg, None)
+    hits = sources(cfg, store, question)
+    conversation = list(history or []) + messages(question, context=[(h.question, h.answer) for h in hits])
     started = time.monotonic()
-    text = client.chat(model, messages(question), cfg.model.max_new_tokens)
+    text = _generate(client, model, conversation, cfg.model.max_new_tokens, on_text)
     latency_ms = round((time.monotonic() - started) * 1000, 1)
     row = {"question": question, "answer": text, "adapter_version": version, "served_model": model,
-           "latency_ms": latency_ms, "asker": asker, "channel": channel, "created_at": now()}
-    row["id"] = store.db["answers"].insert(row).last_pk
+           "latency_ms": latency_ms, "asker": asker, "channel": channel, "alias": alias, "canary_id": canary_id,
+           "created_at": now()}
+    with write_transaction(store):
+        row["id"] = store.db["answers"].insert(row).last_pk
+        store.db["answer_sources"].insert_all([{"answer_id": row["id"], "pair_id": h.pair_id, "rank": h.rank,
+                                                "score": h.score} for h in hits])
+    row["sources"] = hits
     return row

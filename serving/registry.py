@@ -1,19 +1,36 @@
-"""Which adapter answers: aliases (production, previous) over immutable versions, and promotions.
+"""Which adapter answers: aliases (production, candidate, previous) over immutable versions; promotion and
+rollback.
 
-uchi keeps its own allowlist (the adapters table) and only ever asks vLLM to load paths from it.
-Each version is served under a unique name, so a reload can never serve another version's weights.
+uchi keeps its own allowlist (the adapters table) and only ever asks vLLM to load paths from it, after
+checking that the weights still hash to the version's name. Each version is served under a name unique
+to its content, so a reload can never serve another version's weights from vLLM's caches.
+
+A promotion loads the version, smoke-tests it, switches `production` in one transaction (only if
+production is still what it was when the promotion began), then unloads the old version after a grace
+period. A crash at any step leaves production either wholly old or wholly new.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import re
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
 
 from uchi.config import Config
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
+from uchi.serving import crash
 from uchi.serving.client import ModelClient
 
 PRODUCTION = "production"
+CANDIDATE = "candidate"
 PREVIOUS = "previous"
+log = logging.getLogger("uchi.serving")
+_VERSION = re.compile(r"v\d+-([0-9a-f]{8})")
 
 
 def served_name(version: str) -> str:
@@ -24,11 +41,27 @@ def model_for(cfg: Config, version: str | None) -> str:
     return served_name(version) if version else cfg.model.served_name
 
 
+def verify(adapter: dict) -> None:
+    """The adapter's weights must still be the ones its version was named after."""
+    match = _VERSION.fullmatch(adapter["version"])
+    weights = Path(adapter["path"]) / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise UchiError(f"adapter {adapter['version']}: {weights} is missing; retrain it or restore the folder")
+    if match and hashlib.sha256(weights.read_bytes()).hexdigest()[:8] != match.group(1):
+        raise UchiError(f"adapter {adapter['version']}: {weights} no longer matches its version's hash (the files "
+                        "were changed after training); versions are immutable, so retrain instead of editing")
+
+
 def ensure_loaded(client: ModelClient, store: Store, version: str) -> str:
     """Load the version into vLLM if it is not there (e.g. after a server restart); returns its served name."""
     name = served_name(version)
     if name not in client.models():
-        client.load_adapter(name, store.adapter(version)["path"])
+        if store.cfg is not None and store.cfg.serving.mode == "merged":
+            raise UchiError(f"the model server does not serve {version} yet: `uchi serve` (merged mode) restarts "
+                            "onto a new production version within a few minutes; try again then")
+        adapter = store.adapter(version)
+        verify(adapter)
+        client.load_adapter(name, adapter["path"])
     return name
 
 
@@ -36,50 +69,148 @@ def latest_eval(store: Store, version: str) -> dict | None:
     return store.one("SELECT * FROM evals WHERE adapter_version = ? ORDER BY id DESC LIMIT 1", [version])
 
 
-def set_alias(store: Store, alias: str, version: str | None, *, actor: str, reason: str = "",
-              forced: bool = False) -> None:
-    with store.transaction():
+@contextmanager
+def write_transaction(store: Store):
+    """A transaction that takes the write lock up front (BEGIN IMMEDIATE, waiting up to the busy timeout).
+    A plain BEGIN that reads first fails at once with "database is locked" when another connection (the
+    bot logging answers) writes before it does. Nested, it is a savepoint of the outer transaction."""
+    if store.db.conn.in_transaction:
+        with store.transaction():
+            yield
+        return
+    store.db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if store.db.conn.in_transaction:
+            store.db.execute("ROLLBACK")
+        raise
+    store.db.execute("COMMIT")
+
+
+def switch(store: Store, alias: str, version: str | None, *, expected: str | None, actor: str, reason: str = "",
+           forced: bool = False, keep_previous: bool = True) -> None:
+    """Move the alias in one transaction, only if it still points at `expected` (another promotion may
+    have moved it meanwhile). Moving production records the version it replaces as `previous`."""
+    with write_transaction(store):
         current = store.alias(alias)
-        if alias == PRODUCTION and current and current != version:
-            store.db["aliases"].upsert({"name": PREVIOUS, "version": current, "updated_at": now()}, pk="name")
+        if current != expected:
+            raise UchiError(f"{alias} changed to {current or 'the base model'} while this was under way; "
+                            "nothing was switched; check `uchi adapters` and try again")
+        if alias == PRODUCTION and current != version:
+            store.db["aliases"].upsert({"name": PREVIOUS, "version": current if keep_previous else None,
+                                        "updated_at": now()}, pk="name")
+        crash.point("in-switch")
         store.db["aliases"].upsert({"name": alias, "version": version, "updated_at": now()}, pk="name")
         store.db["promotions"].insert({"alias": alias, "from_version": current, "to_version": version,
                                        "actor": actor, "reason": reason, "forced": int(forced),
                                        "created_at": now()})
 
 
-def promote(cfg: Config, store: Store, client: ModelClient, version: str, *, actor: str,
-            force_reason: str | None = None) -> dict:
-    """Load the version into the server, then move `production` to it. A failed gate needs a forced reason."""
-    store.adapter(version)
+def set_alias(store: Store, alias: str, version: str | None, *, actor: str, reason: str = "",
+              forced: bool = False) -> None:
+    switch(store, alias, version, expected=store.alias(alias), actor=actor, reason=reason, forced=forced)
+
+
+def check_gate(cfg: Config, store: Store, version: str, force_reason: str | None) -> dict | None:
+    """The version's latest eval; refuses a failed or missing gate unless a reason to force is given."""
+    adapter = store.adapter(version)
+    if adapter["base_model"] != cfg.model.base:
+        raise UchiError(f"{version} was trained on {adapter['base_model']}, but model.base is {cfg.model.base}; "
+                        "serve the base it was trained on or retrain")
     evaluation = latest_eval(store, version)
     if force_reason is not None and not force_reason.strip():
         raise UchiError("--force needs a reason, e.g. --force \"hotfix for the VPN answer\"; it is audited")
     if force_reason is None:
         if evaluation is None:
-            raise UchiError(f"{version} has not been evaluated: run `uchi eval {version}` first, "
+            raise UchiError(f"{version} has not been evaluated: run `uchi eval run {version}` first, "
                             "or promote with --force \"reason\"")
         if not evaluation["passed"]:
             reasons = "; ".join(json.loads(evaluation["reasons"]))
             raise UchiError(f"{version} failed its gate ({reasons}); promote with --force \"reason\" to override")
-    if store.alias(PRODUCTION) == version:
+    return evaluation
+
+
+def stage(cfg: Config, store: Store, client: ModelClient, version: str, evaluation: dict | None) -> dict:
+    """Load the version beside production and smoke-test it; on a mismatch unload it again and refuse."""
+    from uchi.serving import merge, smoke
+
+    if cfg.serving.mode == "merged":
+        return merge.stage(cfg, store, version, evaluation)
+    name = ensure_loaded(client, store, version)
+    crash.point("after-load")
+    try:
+        result = smoke.check(cfg, store, client, version, name, evaluation)
+    except smoke.Mismatch:
+        if version not in (store.alias(PRODUCTION), store.alias(CANDIDATE)):
+            client.unload_adapter(name)
+        raise
+    crash.point("after-smoke")
+    return result
+
+
+_retiring: list[threading.Thread] = []
+
+
+def retire(cfg: Config, store: Store, client: ModelClient, version: str | None, grace_s: float) -> None:
+    """Unload a version no alias serves any more, after the grace period (so that an answer under way on
+    it finishes first), in a background thread; a short-lived process waits with wait_retired()."""
+    if version is None or cfg.serving.mode == "merged":
+        return
+
+    def unload() -> None:
+        time.sleep(grace_s)
+        with Store(store.path) as fresh:
+            if version in (fresh.alias(PRODUCTION), fresh.alias(CANDIDATE)):
+                return  # rolled back (or made a candidate) during the grace period
+        crash.point("before-unload")
+        try:
+            client.unload_adapter(served_name(version))
+        except UchiError as exc:
+            log.warning("could not unload the retired adapter %s (it stays loaded until vLLM restarts): %s",
+                        version, exc)
+
+    thread = threading.Thread(target=unload, name=f"retire-{version}", daemon=True)
+    thread.start()
+    _retiring.append(thread)
+    if grace_s == 0:
+        thread.join()
+
+
+def wait_retired() -> None:
+    """Block until every pending unload has happened (the CLI calls it before exiting)."""
+    while _retiring:
+        _retiring.pop().join()
+
+
+def promote(cfg: Config, store: Store, client: ModelClient, version: str, *, actor: str,
+            force_reason: str | None = None) -> dict:
+    """Make the version production: load, smoke test, switch, unload the old one after a grace period.
+    A failed or missing gate needs a forced reason (audited)."""
+    from uchi.serving import canary
+
+    evaluation = check_gate(cfg, store, version, force_reason)
+    current = store.alias(PRODUCTION)
+    if current == version:
         raise UchiError(f"{version} is already production")
-    ensure_loaded(client, store, version)
-    set_alias(store, PRODUCTION, version, actor=actor, reason=force_reason or "gate passed",
-              forced=force_reason is not None)
-    return {"version": version, "previous": store.alias(PREVIOUS), "served_as": served_name(version)}
+    smoked = stage(cfg, store, client, version, evaluation)
+    reason = force_reason or "gate passed"
+    if smoked["prompts"] == 0:
+        reason += "; no eval, so no smoke test"
+    switch(store, PRODUCTION, version, expected=current, actor=actor, reason=reason,
+           forced=force_reason is not None)
+    canary.promoted(store, version, actor)
+    retire(cfg, store, client, current, cfg.serving.unload_grace_s)
+    return {"version": version, "previous": current, "served_as": served_name(version), "smoke": smoked}
 
 
 def rollback(cfg: Config, store: Store, client: ModelClient, *, actor: str, reason: str = "rollback") -> dict:
-    """Move production back to the previous version (reloading it if the server lost it)."""
+    """Move production back to the previous version (reloading it if the server lost it), in seconds."""
     current, previous = store.alias(PRODUCTION), store.alias(PREVIOUS)
     if current is None:
         raise UchiError("nothing to roll back: no adapter is in production (the base model answers)")
-    if previous:
+    if previous and cfg.serving.mode == "lora":
         ensure_loaded(client, store, previous)
-    with store.transaction():
-        store.db["aliases"].upsert({"name": PRODUCTION, "version": previous, "updated_at": now()}, pk="name")
-        store.db["aliases"].upsert({"name": PREVIOUS, "version": None, "updated_at": now()}, pk="name")
-        store.db["promotions"].insert({"alias": PRODUCTION, "from_version": current, "to_version": previous,
-                                       "actor": actor, "reason": reason, "forced": 0, "created_at": now()})
+    switch(store, PRODUCTION, previous, expected=current, actor=actor, reason=reason, keep_previous=False)
+    retire(cfg, store, client, current, cfg.serving.unload_grace_s)
     return {"version": previous, "rolled_back": current}

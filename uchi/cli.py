@@ -42,7 +42,7 @@ def open_store(cfg):
 def model_client(cfg):
     from uchi.serving.client import ModelClient
 
-    return ModelClient(cfg.serving.url, cfg.serving.request_timeout_s)
+    return ModelClient(cfg.serving.url, cfg.serving.request_timeout_s, retries=cfg.serving.retries)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,162 @@
+"""Serving throughput: tokens/s and p50/p95 latency at concurrency 1, 8 and 32 with prompts of mixed
+lengths, for the base model, the base model with an adapter (LoRA) and the merged model through vLLM,
+and plain transformers `generate` with static batches, in one run, printed as ratios.
+
+    .venv/bin/python benchmarks/serve_throughput.py [--version V] [--max-tokens 64] [--requests 4]
+
+Needs a state directory with an adapter (run `make demo` first; it uses the configured state dir, e.g.
+UCHI_STATE_DIR=.uchi). Starts its own vLLM servers on free ports, one at a time (LoRA-enabled, then the
+merged checkpoint), and stops them before transformers runs, so no two measurements share the CPU.
+Every request generates exactly --max-tokens tokens (end-of-sequence ignored), so tokens/s compare.
+Requests per concurrency level: max(level, --requests).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from uchi import config as config_module
+from uchi.data.snapshot import messages
+from uchi.data.store import Store
+from uchi.serving import merge
+from uchi.serving.client import ModelClient
+from uchi.serving.registry import PRODUCTION, ensure_loaded
+from uchi.serving.server import Server, Target, free_port
+from uchi.trainer import base
+
+LEVELS = (1, 8, 32)
+
+
+def prompts(store: Store, count: int) -> list[str]:
+    """Short questions, and the same questions after one or several handbook answers as context."""
+    pairs = store.rows("SELECT question, answer FROM pairs WHERE status = 'approved' ORDER BY id")
+    if not pairs:
+        raise SystemExit("no approved pairs in the store: run `make demo` (or import a handbook) first")
+    out = []
+    for i in range(count):
+        question = pairs[i % len(pairs)]["question"]
+        context = [pairs[(i + k) % len(pairs)]["answer"] for k in range(1, 1 + (0, 3, 16)[i % 3])]
+        out.append("\n".join(["Handbook excerpts:", *context, "", question]) if context else question)
+    return out
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def summary(latencies: list[float], tokens: int, seconds: float) -> dict:
+    return {"tok_s": tokens / seconds, "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
+            "n": len(latencies)}
+
+
+def vllm_level(client: ModelClient, model: str, texts: list[str], level: int, max_tokens: int) -> dict:
+    """A closed loop: `level` clients, each sending its next request when the last one is answered."""
+    def one(text: str) -> tuple[float, int]:
+        started = time.monotonic()
+        response = client.http.post("/v1/chat/completions", json={
+            "model": model, "messages": messages(text), "max_tokens": max_tokens, "temperature": 0.0,
+            "ignore_eos": True})
+        response.raise_for_status()
+        return time.monotonic() - started, response.json()["usage"]["completion_tokens"]
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=level) as pool:
+        results = list(pool.map(one, texts))
+    return summary([r[0] for r in results], sum(r[1] for r in results), time.monotonic() - started)
+
+
+def transformers_level(model, tokenizer, texts: list[str], level: int, max_tokens: int) -> dict:
+    """Static batches of `level`: every request of a batch waits for the whole batch."""
+    import torch
+
+    latencies, tokens, started = [], 0, time.monotonic()
+    for start in range(0, len(texts), level):
+        batch = [tokenizer.apply_chat_template(messages(t), tokenize=False, add_generation_prompt=True)
+                 for t in texts[start:start + level]]
+        inputs = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
+        began = time.monotonic()
+        with torch.inference_mode():
+            output = model.generate(**inputs, max_new_tokens=max_tokens, min_new_tokens=max_tokens, do_sample=False,
+                                    pad_token_id=tokenizer.pad_token_id)
+        latencies += [time.monotonic() - began] * len(batch)
+        tokens += (output.shape[1] - inputs["input_ids"].shape[1]) * len(batch)
+    return summary(latencies, tokens, time.monotonic() - started)
+
+
+def measure_vllm(cfg, server: Server, models: dict[str, str], texts: dict, max_tokens: int, load=None) -> dict:
+    """{label: {level: summary}} for each served model name, on one server, one model at a time."""
+    out = {}
+    with server:
+        client = ModelClient(server.url, cfg.serving.request_timeout_s)
+        if load:
+            load(client)
+        for label, model in models.items():
+            vllm_level(client, model, texts[1][:2], 2, 8)  # compile and warm up
+            out[label] = {}
+            for level in LEVELS:
+                out[label][level] = vllm_level(client, model, texts[level], level, max_tokens)
+                show(label, level, out[label][level])
+    return out
+
+
+def show(label: str, level: int, r: dict) -> None:
+    print(f"  {label}, concurrency {level}: {r['tok_s']:.1f} tok/s, p50 {r['p50']:.2f}s, p95 {r['p95']:.2f}s",
+          flush=True)
+
+
+def measure_transformers(cfg, texts: dict, max_tokens: int) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = base.resolve(cfg)
+    tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    transformers_level(model, tokenizer, texts[1][:1], 1, 8)  # warm up
+    out = {}
+    for level in LEVELS:
+        out[level] = transformers_level(model, tokenizer, texts[level], level, max_tokens)
+        show("transformers generate", level, out[level])
+    return out
+
+
+def report(results: dict, max_tokens: int) -> None:
+    print(f"\n{max_tokens} new tokens per request; ratios against transformers generate and against the vLLM base "
+          "model at the same concurrency")
+    print(f"{'system':<22}{'conc':>5}{'n':>4}{'tok/s':>8}{'p50 s':>8}{'p95 s':>8}{'x transformers':>16}"
+          f"{'x base':>8}{'p95 vs tf':>11}")
+    for name, levels in results.items():
+        for level, r in levels.items():
+            tf, vbase = results["transformers generate"][level], results["vLLM base"][level]
+            print(f"{name:<22}{level:>5}{r['n']:>4}{r['tok_s']:>8.1f}{r['p50']:>8.2f}{r['p95']:>8.2f}"
+                  f"{r['tok_s'] / tf['tok_s']:>15.2f}x{r['tok_s'] / vbase['tok_s']:>7.2f}x{r['p95'] / tf['p95']:>10.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", help="adapter version (default: production, else the newest)")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=4, help="at least this many requests per level")
+    args = parser.parse_args()
+    cfg = config_module.load()
+    store = Store.open(cfg)
+    version = args.version or store.alias(PRODUCTION) or store.one(
+        "SELECT version FROM adapters ORDER BY created_at DESC LIMIT 1")["version"]
+    texts = {level: prompts(store, max(level, args.requests)) for level in LEVELS}
+    print(f"adapter {version}; prompts of {min(map(len, texts[32]))}-{max(map(len, texts[32]))} characters")
+    name = f"uchi-{version}"
+    lora = Server(cfg, target=Target(base.resolve(cfg), cfg.model.served_name, lora=True), port=free_port())
+    results = measure_vllm(cfg, lora, {"vLLM base": cfg.model.served_name, "vLLM + adapter (LoRA)": name}, texts,
+                           args.max_tokens, load=lambda client: ensure_loaded(client, store, version))
+    merged = Target(merge.checkpoint(cfg, store, version), name, lora=False)
+    results |= measure_vllm(cfg, Server(cfg, target=merged, port=free_port()), {"vLLM merged": name}, texts,
+                            args.max_tokens)
+    results["transformers generate"] = measure_transformers(cfg, texts, args.max_tokens)
+    report(results, args.max_tokens)
+
+
+if __name__ == "__main__":
+    main()
