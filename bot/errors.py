@@ -22,24 +22,25 @@ log = logging.getLogger("uchi.bot")
 NOT_A_MEMBER = ("not_in_channel", "channel_not_found", "is_archived")
 
 
+class Term(str):
+    """A message key passed as a value: rendered in the reader's language too (e.g. a role or a status)."""
+
+
 class BotError(UchiError):
     """A user-facing error with a message in the user's language (a key of messages.STRINGS)."""
 
     def __init__(self, key: str, **values):
         self.key, self.values = key, values
-        super().__init__(text("en", key, **values))
+        super().__init__(self.render("en"))
 
     def render(self, lang: str) -> str:
-        return text(lang, self.key, **self.values)
+        return text(lang, self.key, **{name: text(lang, value) if isinstance(value, Term) else value
+                                       for name, value in self.values.items()})
 
 
 class Refused(BotError):
     def __init__(self, role: str, action: str):
-        super().__init__("refused", role=role, action=action)
-
-    def render(self, lang: str) -> str:
-        return text(lang, "refused", role=text(lang, f"role_{self.values['role']}"),
-                    action=text(lang, f"action_{self.values['action']}"))
+        super().__init__("refused", role=Term(f"role_{role}"), action=Term(f"action_{action}"))
 
 
 def model_unavailable() -> BotError:

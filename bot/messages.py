@@ -77,7 +77,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "approve": {"en": "Approve", "ja": "承認"},
     "edit": {"en": "Edit", "ja": "編集"},
     "reject": {"en": "Reject", "ja": "却下"},
-    "reviewed": {"en": "Pair #{pair_id} {status}.", "ja": "ペア #{pair_id} を{status}しました。"},
     "status_approved": {"en": "approved", "ja": "承認"},
     "status_rejected": {"en": "rejected", "ja": "却下"},
     "status_pending": {"en": "pending", "ja": "レビュー待ち"},

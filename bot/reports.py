@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from uchi.bot import audit, blocks
-from uchi.bot.errors import BotError
+from uchi.bot.errors import BotError, Term
 from uchi.bot.messages import text
 from uchi.data.export import stats
 from uchi.data.store import Store, now
@@ -31,7 +31,7 @@ def report_on_message(store: Store, user: str, version: str, channel: str | None
                      f"button not on the report of {version} ({channel}/{ts})")
         raise BotError("forged")
     if row["decision"]:
-        raise BotError("already_decided", version=version, decision=row["decision"])
+        raise BotError("already_decided", version=version, decision=Term(f"decision_{row['decision']}"))
     return row
 
 

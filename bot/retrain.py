@@ -27,8 +27,8 @@ _phase = {"what": ""}
 
 class Busy(BotError):
     def __init__(self, run: dict | None, phase: str):
-        super().__init__("retrain_busy", what=f"run #{run['id']}" if run else phase)
         self.run, self.phase = run, phase
+        super().__init__("retrain_busy")
 
     def render(self, lang: str) -> str:
         what = (text(lang, "retrain_busy_run", run=self.run["id"], started=self.run["started_at"][:16])

@@ -10,7 +10,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from uchi.bot import blocks
-from uchi.bot.errors import BotError
+from uchi.bot.errors import BotError, Term
 from uchi.bot.messages import text
 from uchi.data.pairs import assign_split, free_key, review
 from uchi.data.redact import redact
@@ -35,15 +35,9 @@ def pending_pair(store: Store, pair_id) -> dict:
     return pair
 
 
-class _Already(BotError):
-    def render(self, lang: str) -> str:
-        return text(lang, "already_reviewed", pair_id=self.values["pair_id"], reviewer=self.values["reviewer"],
-                    status=text(lang, f"status_{self.values['status']}"))
-
-
 def _already(pair: dict) -> BotError:
-    return _Already("already_reviewed", pair_id=pair["id"], reviewer=pair["reviewed_by"] or "?",
-                    status=pair["status"])
+    return BotError("already_reviewed", pair_id=pair["id"], reviewer=pair["reviewed_by"] or "?",
+                    status=Term(f"status_{pair['status']}"))
 
 
 def _int(value) -> int:

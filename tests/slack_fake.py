@@ -51,6 +51,7 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._changed = threading.Condition()
         self._socket = None
+        self.bugs: list[BaseException] = []  # the bot's services.bugs, once a bot is started
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.api_url = self.url + "/api/"
@@ -84,14 +85,17 @@ class FakeSlack:
                                                  and c.method.startswith(method)) and (where is None or where(c.args))]
 
     def wait_for(self, method: str, where=None, *, count: int = 1, timeout: float = 30.0) -> list[Call]:
+        """Wait for `count` calls; a bug the bot hit meanwhile (strict mode) fails at once, with its traceback."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while len(found := self.called(method, where)) < count:
+                if self.bugs:
+                    raise self.bugs[0]
                 left = deadline - time.monotonic()
                 if left <= 0:
                     seen = sorted({c.method for c in self.calls})
                     raise AssertionError(f"no {count} x {method} within {timeout}s; calls so far: {seen}")
-                self._changed.wait(left)
+                self._changed.wait(min(left, 0.5))
         return found
 
     def message(self, channel: str, ts: str) -> dict:
@@ -526,6 +530,7 @@ def start_bot(cfg, fake: FakeSlack, *, strict: bool = True):
     from uchi.bot.web import web_client
 
     services = Services.create(cfg, strict=strict)
+    fake.bugs = services.bugs
     app = build_app(services, web_client(cfg, BOT_TOKEN), SIGNING_SECRET)
     server = serve(app, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
