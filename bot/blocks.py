@@ -62,12 +62,23 @@ def question_post(lang: str, question: str) -> dict:
     return {"text": line[:3000], "blocks": [section(chunk) for chunk in split(line)][:SECTIONS_PER_MESSAGE]}
 
 
+def sources(lang: str, hits: list) -> list[dict]:
+    """The approved pairs the answer was given with: who approved them and when (citations)."""
+    if not hits:
+        return []
+    items = [text(lang, "source_item", id=h.pair_id, question=safe(h.question[:80]),
+                  reviewer=f"<@{h.reviewed_by}>" if (h.reviewed_by or "").startswith(("U", "W")) else safe(h.reviewed_by or "?"),
+                  date=(h.reviewed_at or "")[:10]) for h in hits]
+    return [context(text(lang, "sources", items="; ".join(items)))]
+
+
 def answer_messages(lang: str, row: dict) -> list[dict]:
-    """The answer as one or more messages; the last one carries the rating and correction buttons."""
+    """The answer as one or more messages; the last one carries its sources and the rating and correction buttons."""
     chunks = split(safe(row["answer"]) or "…")
     messages = [chunks[i:i + SECTIONS_PER_MESSAGE] for i in range(0, len(chunks), SECTIONS_PER_MESSAGE)]
     version = f"`{row['adapter_version']}`" if row["adapter_version"] else text(lang, "base_model")
-    footer = [context(text(lang, "answered_by", version=version, seconds=row["latency_ms"] / 1000)),
+    footer = sources(lang, row.get("sources") or []) + [
+             context(text(lang, "answered_by", version=version, seconds=row["latency_ms"] / 1000)),
               {"type": "actions", "block_id": "feedback", "elements": [
                   button(text(lang, "rate_up"), "rate_up", row["id"]),
                   button(text(lang, "rate_down"), "rate_down", row["id"]),
