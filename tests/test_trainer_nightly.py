@@ -1,6 +1,5 @@
 """`uchi nightly` and `uchi schedule install`: skipping says why, the lock keeps two jobs apart, the schedule
 entries are right; and one real night (slow + vllm): train, evaluate through vLLM, post to a fake Slack."""
-import json
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ from uchi.errors import UchiError
 from uchi.trainer import schedule
 from uchi.trainer.nightly import new_pairs, nightly
 
-from conftest import BENCHMARKS, FACTS, seed_facts
+from conftest import BENCHMARKS, FACTS, free_port, seed_facts
 from slack_fake import fake_slack  # noqa: F401 (fixture)
 
 
@@ -86,34 +85,46 @@ def test_installing_into_a_missing_crontab_says_what_to_do(monkeypatch, capsys):
 
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_a_night_trains_evaluates_and_posts_the_report(fake_slack, vllm, base_model_dir, monkeypatch):
-    env = {"UCHI_SLACK_API_URL": fake_slack.api_url, "UCHI_SERVING_PORT": vllm["env"]["UCHI_SERVING_PORT"],
-           "UCHI_MODEL_BASE": str(base_model_dir), "UCHI_TRAIN_NIGHTLY_CHANNEL": "C0NIGHTLY",
-           "UCHI_TRAIN_NIGHTLY_MIN_NEW_PAIRS": "5", "UCHI_TRAIN_EPOCHS": "3", "UCHI_TRAIN_LEARNING_RATE": "0.002",
-           "UCHI_TRAIN_REPLAY_RATIO": "0", "UCHI_TRAIN_AUGMENT": "0", "UCHI_DATA_HELDOUT_PERCENT": "1",
+def test_a_night_trains_while_vllm_sleeps_then_evaluates_and_posts(fake_slack, base_model_dir, monkeypatch):
+    """vLLM (sleep mode) writes the run's replay answers and phrasings, sleeps while it trains, wakes for the
+    eval; the report goes to the nightly channel of a fake Slack."""
+    from uchi.serving.client import ModelClient
+    from uchi.serving.server import Server
+    from uchi.trainer.nightly import slack
+
+    env = {"UCHI_SLACK_API_URL": fake_slack.api_url, "UCHI_SERVING_PORT": str(free_port()),
+           "UCHI_SERVING_SLEEP_MODE": "1", "UCHI_SERVING_KV_CACHE_GIB": "1", "UCHI_MODEL_BASE": str(base_model_dir),
+           "UCHI_TRAIN_NIGHTLY_CHANNEL": "C0NIGHTLY", "UCHI_TRAIN_NIGHTLY_MIN_NEW_PAIRS": "5",
+           "UCHI_TRAIN_SLEEP_VLLM": "always", "UCHI_TRAIN_GENERATION_CACHE": "", "UCHI_TRAIN_EPOCHS": "3",
+           "UCHI_TRAIN_LEARNING_RATE": "0.002", "UCHI_TRAIN_AUGMENT": "1", "UCHI_DATA_HELDOUT_PERCENT": "1",
            "UCHI_EVAL_DETECTABLE_GAIN": "0.6", "UCHI_EVAL_BENCHMARKS_DIR": str(BENCHMARKS),
            "UCHI_EVAL_BENCHMARK_ITEMS": "12"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-0000-test-token")
     cfg = config_module.load()
-    from uchi.trainer.nightly import slack
-
-    with Store.open(cfg) as store:
+    with Server(cfg), Store.open(cfg) as store:
+        client = ModelClient(cfg.serving.url, 120)
         seed_facts(store, cfg)
         store.db.execute("UPDATE pairs SET split = 'train'")
         store.db.conn.commit()
-        lines = []
-        row = nightly(cfg, store, vllm["client"], slack_client=slack(cfg), log=lines.append)
+        asleep = []
+
+        def log(line: str) -> None:
+            if line.startswith("step "):  # a validation line, written while the run trains
+                asleep.append(client.is_sleeping())
+
+        row = nightly(cfg, store, client, slack_client=slack(cfg), log=log)
         assert row["status"] == "succeeded" and row["new_pairs"] == len(FACTS) and row["posted"] == 1
-        evaluation = store.one("SELECT * FROM evals WHERE id = ?", [row["eval_id"]])
+        assert asleep and all(asleep) and not client.is_sleeping()
+        backends = {r["backend"] for r in store.rows("SELECT backend FROM generations")}
+        assert backends == {"vllm"}  # generated before it slept
         run = store.one("SELECT * FROM runs WHERE id = ?", [row["run_id"]])
-        assert evaluation["adapter_version"] == run["adapter_version"]
+        assert store.one("SELECT * FROM evals WHERE id = ?", [row["eval_id"]])["adapter_version"] == run["adapter_version"]
         posts = fake_slack.called("chat.postMessage", lambda a: a["channel"] == "C0NIGHTLY")
         assert "8 new approved pairs" in posts[0].args["text"]
-        thread = [p for p in posts if p.args.get("thread_ts") == posts[0].response["ts"]]
-        assert any("adapter" in (p.args.get("text") or "") for p in thread)  # the run's progress lines
+        thread = [p.args.get("text") or "" for p in posts if p.args.get("thread_ts") == posts[0].response["ts"]]
+        assert any("sleeps while run" in t for t in thread) and any("is awake again" in t for t in thread)
         assert fake_slack.called("files.completeUploadExternal")  # the report file
-        again = nightly(cfg, store, vllm["client"], slack_client=slack(cfg), log=lines.append)
+        again = nightly(cfg, store, client, slack_client=slack(cfg), log=log)
         assert again["status"] == "skipped" and "0 new approved pairs" in again["reason"]
-        assert json.loads(run["params"])["nightly_channel"] == "C0NIGHTLY"

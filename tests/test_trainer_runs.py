@@ -187,7 +187,8 @@ def test_replay_answers_and_phrasings_are_generated_once_and_cached(tmp_path, ba
     took = time.monotonic() - started
     again = build(store, snap, cfg.train, 2, Cache.open(cfg, store, model_id(cfg, base)), make)
     print(f"generated {first.stats['generated']} texts in {took:.0f}s; stats {first.stats}")
-    assert first.stats["generated"] == 4 + 4 + 2 and again.stats["generated"] == 0 and made == [1]
+    # 2 questions x 2 phrasings, 2 replay prompts x 2 epochs, 2 monitor prompts; a generator per kind, once.
+    assert first.stats["generated"] == 4 + 4 + 2 and again.stats["generated"] == 0 and len(made) == 2
     assert [again.epoch(e) for e in range(2)] == [first.epoch(e) for e in range(2)]
     rows = store.rows("SELECT kind, backend, COUNT(*) AS n FROM generations GROUP BY kind, backend")
     assert {(r["kind"], r["backend"], r["n"]) for r in rows} == {("phrasing", "transformers", 4),
@@ -210,8 +211,8 @@ def test_two_processes_train_data_parallel_with_torchrun(tmp_path, base_model_di
     cfg, store = setup(tmp_path, base_model_dir, "ddp", FACTS, epochs=1, batch_size=2, validation_percent=0)
     run_id = create(cfg, store, runner="local")
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           "-m", "uchi.trainer.worker", "--config", str(workdir(cfg, run_id) / "config.toml"),
-                           "--run", str(run_id)], capture_output=True, text=True, timeout=900,
+                           "-m", "uchi.trainer.worker", str(workdir(cfg, run_id) / "config.toml"), str(run_id)],
+                          capture_output=True, text=True, timeout=900,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])

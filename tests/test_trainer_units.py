@@ -199,7 +199,7 @@ def test_the_slurm_job_asks_for_gpus_and_uses_torchrun_for_several(cfg):
     cfg.train.slurm_options = ["--account=ml", "--mem=64G"]
     script = SlurmRunner().script(cfg, 7)
     for line in ("#SBATCH --gres=gpu:1", "#SBATCH --partition=gpu", "#SBATCH --account=ml", "#SBATCH --mem=64G",
-                 "#SBATCH --time=04:00:00", "--run 7"):
+                 "#SBATCH --time=04:00:00", "runs/7/config.toml 7"):
         assert line in script
     assert "torch.distributed.run" not in script and "uchi.trainer.worker" in script
     cfg.train.slurm_gpus = 4

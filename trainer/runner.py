@@ -27,7 +27,7 @@ SLURM_DONE = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_O
 
 
 def worker_args(cfg: Config, run_id: int) -> list[str]:
-    return ["-m", "uchi.trainer.worker", "--config", str(workdir(cfg, run_id) / "config.toml"), "--run", str(run_id)]
+    return ["-m", "uchi.trainer.worker", str(workdir(cfg, run_id) / "config.toml"), str(run_id)]
 
 
 class LogFollower:

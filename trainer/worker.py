@@ -1,7 +1,7 @@
 """The process that trains one run, started by a runner (never by hand):
 
-    python -m uchi.trainer.worker --config <state>/runs/<id>/config.toml --run <id>
-    torchrun --standalone --nproc_per_node 4 -m uchi.trainer.worker --config ... --run <id>   # 4 GPUs, data parallel
+    python -m uchi.trainer.worker <state>/runs/<id>/config.toml <id>
+    torchrun --standalone --nproc_per_node 4 -m uchi.trainer.worker <state>/runs/<id>/config.toml <id>  # 4 GPUs
 
 It reads the configuration frozen when the run was created (not the environment, not ./uchi.toml), so a
 resumed run, or one on a Slurm node, trains exactly as recorded. Exit 0: adapter registered; 2: a problem the
@@ -15,8 +15,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m uchi.trainer.worker", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", required=True, help="the run's frozen config.toml")
-    parser.add_argument("--run", type=int, required=True, help="the run id")
+    # Positional: launchers such as torchrun take any --option that abbreviates one of theirs (--run: --run-path).
+    parser.add_argument("config", help="the run's frozen config.toml")
+    parser.add_argument("run", type=int, help="the run id")
     args = parser.parse_args(argv)
     from uchi import config as config_module
     from uchi.data.store import Store
