@@ -13,7 +13,7 @@ Requests per concurrency level: max(level, --requests).
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -103,8 +103,9 @@ def measure_vllm(cfg, server: Server, models: dict[str, str], texts: dict, max_t
 
 
 def show(label: str, level: int, r: dict) -> None:
-    print(f"  {label}, concurrency {level}: {r['tok_s']:.1f} tok/s, p50 {r['p50']:.2f}s, p95 {r['p95']:.2f}s",
-          flush=True)
+    # The load average says whether something else shared the CPU during the measurement.
+    print(f"  {label}, concurrency {level}: {r['tok_s']:.1f} tok/s, p50 {r['p50']:.2f}s, p95 {r['p95']:.2f}s "
+          f"(load average {os.getloadavg()[0]:.1f})", flush=True)
 
 
 def measure_transformers(cfg, texts: dict, max_tokens: int) -> dict:

@@ -12,7 +12,7 @@ from uchi.data.snapshot import messages
 from uchi.data.store import Store, now
 from uchi.serving import canary
 from uchi.serving.client import ModelClient
-from uchi.serving.registry import ensure_loaded, model_for, write_transaction
+from uchi.serving.registry import answering, write_transaction
 
 # One retriever per store and setting, so its in-memory embeddings are built once per process.
 _retrievers: dict[tuple, object] = {}
@@ -48,7 +48,7 @@ def ask(cfg: Config, store: Store, client: ModelClient, question: str, *, asker:
     """`history`: earlier turns of the same conversation ({"role": "user"|"assistant", "content"}), oldest first.
     `on_text`: called with the answer so far as it is generated (streaming); the row is logged at the end."""
     alias, version, canary_id = canary.route(cfg, store, client, asker, question)
-    model = ensure_loaded(client, store, version) if version else model_for(cfg, None)
+    model, version = answering(cfg, store, client, version)
     hits = sources(cfg, store, question)
     conversation = list(history or []) + messages(question, context=[(h.question, h.answer) for h in hits])
     started = time.monotonic()

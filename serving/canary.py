@@ -89,7 +89,7 @@ def check(cfg: Config, store: Store, client: ModelClient, canary: dict | None = 
     if canary is None:
         return {"rolled_back": False, "reason": "no canary is running"}
     if store.alias(PRODUCTION) != canary["production_version"]:
-        stop(cfg, store, client, actor=RULE, detail="production changed during the canary")
+        stop(cfg, store, client, actor=RULE, detail="production changed during the canary", only=canary["id"])
         return {"rolled_back": True, "reason": "production changed during the canary"}
     counts = tally(store, canary["id"])
     cand, prod = counts[CANDIDATE], counts[PRODUCTION]
@@ -98,19 +98,22 @@ def check(cfg: Config, store: Store, client: ModelClient, canary: dict | None = 
               f"production (one-sided p = {p:.4f})")
     enough = min(cand["n"], prod["n"]) >= cfg.serving.canary_min_ratings
     if enough and p < 1 - cfg.serving.canary_confidence:
-        stop(cfg, store, client, actor=RULE, outcome="rolled back", detail=reason)
+        stop(cfg, store, client, actor=RULE, outcome="rolled back", detail=reason, only=canary["id"])
         return {"rolled_back": True, "reason": reason, "p": p, "counts": counts}
     return {"rolled_back": False, "reason": reason if enough else reason + "; too few ratings to judge",
             "p": p, "counts": counts}
 
 
 def stop(cfg: Config, store: Store, client: ModelClient, *, actor: str, outcome: str = "stopped",
-         detail: str = "") -> dict:
-    """End the running canary: production answers everything again; the candidate is unloaded."""
-    canary = running(store)
-    if canary is None:
-        raise UchiError("no canary is running")
+         detail: str = "", only: int | None = None) -> dict | None:
+    """End the running canary: production answers everything again; the candidate is unloaded. With
+    `only` (the rule), end that canary if it still runs, and do nothing if another question ended it first."""
     with write_transaction(store):
+        canary = running(store)
+        if canary is None or (only is not None and canary["id"] != only):
+            if only is not None:
+                return None
+            raise UchiError("no canary is running")
         store.db["canaries"].update(canary["id"], {"ended_at": now(), "outcome": outcome, "detail": detail})
         switch(store, CANDIDATE, None, expected=canary["version"], actor=actor, reason=f"canary {outcome}: {detail}")
     retire(cfg, store, client, canary["version"], cfg.serving.unload_grace_s)
@@ -119,9 +122,9 @@ def stop(cfg: Config, store: Store, client: ModelClient, *, actor: str, outcome:
 
 def promoted(store: Store, version: str, actor: str) -> None:
     """A promotion of the canary's candidate ends the canary as promoted (called inside promote)."""
-    canary = running(store)
-    if canary is None or canary["version"] != version:
-        return
     with write_transaction(store):
+        canary = running(store)
+        if canary is None or canary["version"] != version:
+            return
         store.db["canaries"].update(canary["id"], {"ended_at": now(), "outcome": "promoted"})
         switch(store, CANDIDATE, None, expected=version, actor=actor, reason="canary promoted")

@@ -65,6 +65,16 @@ def ensure_loaded(client: ModelClient, store: Store, version: str) -> str:
     return name
 
 
+def answering(cfg: Config, store: Store, client: ModelClient, version: str | None) -> tuple[str, str | None]:
+    """(served model name, version) that answers for `version`, loading it if needed. In merged mode the
+    server holds one version until `uchi serve` restarts onto a new production, so the answer comes from,
+    and is recorded as, the version it serves."""
+    if cfg.serving.mode == "merged":
+        names = [name for name in client.models() if name.startswith(served_name(""))]
+        return (names[0], names[0][len(served_name("")):]) if names else (cfg.model.served_name, None)
+    return (ensure_loaded(client, store, version), version) if version else (cfg.model.served_name, None)
+
+
 def latest_eval(store: Store, version: str) -> dict | None:
     return store.one("SELECT * FROM evals WHERE adapter_version = ? ORDER BY id DESC LIMIT 1", [version])
 

@@ -38,6 +38,15 @@ class Supervisor:
             return merge.target(self.cfg, store, self.serving, self.log)
         return base_target(self.cfg)
 
+    def _prepare(self) -> None:
+        """Merge a newly promoted version while the old one still answers, so the restart is short."""
+        from uchi.serving import merge
+
+        with Store.open(self.cfg) as store:
+            production = store.alias(PRODUCTION)
+            if production:
+                merge.checkpoint(self.cfg, store, production, self.log)
+
     def start(self) -> None:
         """Start vLLM and put the aliased versions on it."""
         with Store.open(self.cfg) as store:
@@ -103,6 +112,8 @@ class Supervisor:
         try:
             self.start()
             while (problem := self.watch(stop)) is not None:
+                if not problem[1]:
+                    self._prepare()
                 self.ready.clear()
                 self.server.stop()
                 self._restart(stop, *problem)

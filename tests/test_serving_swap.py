@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import pytest
@@ -236,42 +237,54 @@ def test_promoting_the_canary_candidate_ends_the_canary(fleet):
     assert fleet.store.alias(PRODUCTION) == fleet.b and served_name(fleet.b) in fleet.client.models()
 
 
-def test_merged_mode_smoke_tests_the_merged_checkpoint_on_a_staging_vllm(fleet):
+@contextmanager
+def supervised(cfg, lines: list[str]):
+    """`uchi serve` in a thread: yields the Supervisor once it serves; stops it (and vLLM) afterwards."""
+    supervisor, stop = Supervisor(cfg, log=lines.append), threading.Event()
+    thread = threading.Thread(target=supervisor.run, args=(stop,))
+    thread.start()
+    try:
+        assert supervisor.ready.wait(300), lines
+        yield supervisor
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive() and not ModelClient(cfg.serving.url).healthy()
+
+
+def test_merged_mode_smoke_tests_the_merged_checkpoint_then_serves_it(fleet):
     production_is(fleet, fleet.b)
-    cfg = replace(fleet.cfg, serving=replace(fleet.cfg.serving, mode="merged", enforce_eager=True))
-    result = promote(cfg, fleet.store, fleet.client, fleet.a, actor="U_ADMIN")
+    cfg = config_module.load(env=fleet.env | {"UCHI_SERVING_MODE": "merged", "UCHI_SERVING_ENFORCE_EAGER": "1",
+                                              "UCHI_SERVING_PORT": str(free_port()), "UCHI_SERVING_KV_CACHE_GIB": "1"})
+    result = promote(cfg, fleet.store, fleet.client, fleet.a, actor="U_ADMIN")  # on a staging vLLM
     assert result["smoke"] == {"prompts": 4, "matched": 4} and fleet.store.alias(PRODUCTION) == fleet.a
     folder = merge.merged_dir(cfg, fleet.a)
-    assert (folder / merge.MARKER).is_file() and (folder / "config.json").is_file()
-    assert not (folder / "adapter_config.json").exists()  # plain weights: vLLM serves it without LoRA
+    assert (folder / merge.MARKER).is_file() and not (folder / "adapter_config.json").exists()
+    with supervised(cfg, []), Store.open(cfg) as store:
+        client = ModelClient(cfg.serving.url, 120)
+        assert client.models() == [served_name(fleet.a)]  # the merged checkpoint alone, no LoRA
+        question = fleet.question(fleet.a)
+        row = ask(cfg, store, client, question)
+        assert (row["adapter_version"], row["answer"]) == (fleet.a, fleet.measured[fleet.a][question])
 
 
 def test_supervisor_restarts_a_crashed_vllm_and_puts_production_back(fleet):
     production_is(fleet, fleet.a)
     cfg = config_module.load(env=fleet.env | {"UCHI_SERVING_PORT": str(free_port()), "UCHI_SERVING_SLEEP_MODE": "1",
                                               "UCHI_SERVING_KV_CACHE_GIB": "1"})
-    supervisor, stop, lines = Supervisor(cfg, log=lambda line: lines.append(line)), threading.Event(), []
-    thread = threading.Thread(target=supervisor.run, args=(stop,))
-    thread.start()
-    client = ModelClient(cfg.serving.url, 120)
-    try:
-        assert supervisor.ready.wait(300), lines
-        with Store.open(cfg) as store:
-            question = fleet.question(fleet.a)
-            assert ask(cfg, store, client, question)["answer"] == fleet.measured[fleet.a][question]
-            client.sleep()
-            assert client.is_sleeping()
-            client.wake_up()
-            assert not client.is_sleeping()
-            supervisor.server.kill()
-            assert wait_for(lambda: supervisor.restarts and supervisor.ready.is_set(), 300), lines
-            assert served_name(fleet.a) in client.models()
-            assert ask(cfg, store, client, question)["answer"] == fleet.measured[fleet.a][question]
-        assert any("vLLM exited with code -9: restarting vLLM" in line for line in lines)
-    finally:
-        stop.set()
-        thread.join(60)
-    assert not thread.is_alive() and not client.healthy()
+    client, lines = ModelClient(cfg.serving.url, 120), []
+    with supervised(cfg, lines) as supervisor, Store.open(cfg) as store:
+        question = fleet.question(fleet.a)
+        assert ask(cfg, store, client, question)["answer"] == fleet.measured[fleet.a][question]
+        client.sleep()
+        assert client.is_sleeping()
+        client.wake_up()
+        assert not client.is_sleeping()
+        supervisor.server.kill()
+        assert wait_for(lambda: supervisor.restarts and supervisor.ready.is_set(), 300), lines
+        assert served_name(fleet.a) in client.models()
+        assert ask(cfg, store, client, question)["answer"] == fleet.measured[fleet.a][question]
+    assert any("vLLM exited with code -9: restarting vLLM" in line for line in lines)
 
 
 def wait_for(condition, seconds: float) -> bool:
