@@ -158,8 +158,27 @@ def report(lang: str, result: dict) -> dict:
     blocks += [context(safe(reason)[:3000]) for reason in result["reasons"][:5]]
     blocks.append({"type": "actions", "block_id": "decision", "elements": [
         button(text(lang, "promote"), "adapter_promote", result["version"], "primary" if result["passed"] else None),
-        button(text(lang, "reject"), "adapter_reject", result["version"], "danger")]})
+        button(text(lang, "reject"), "adapter_reject", result["version"], "danger"),
+        button(text(lang, "compare"), "compare_open", result["id"])]})
     return {"text": text(lang, "report_header", version=result["version"], verdict=verdict), "blocks": blocks}
+
+
+def comparison(lang: str, shown: dict | None, remaining: int, done: dict | None = None) -> dict:
+    """The blind side-by-side modal: one question, answers A and B, three votes (or the thank-you)."""
+    view = {"type": "modal", "callback_id": "compare", "title": plain(text(lang, "compare")[:24]),
+            "close": plain(text(lang, "close")[:24])}
+    if shown is None:
+        verdict = text(lang, "passed" if done["passed"] else "failed")
+        return view | {"blocks": [section(text(lang, "compare_done", verdict=verdict, **done["votes"]))]}
+    value = f"{shown['eval_id']}:{shown['item']}"
+    return view | {"blocks": [
+        context(text(lang, "compare_hint", eval_id=shown["eval_id"], left=remaining)),
+        section(f"{text(lang, 'compare_question')}\n{safe(shown['question'])[:SECTION_LIMIT]}"),
+        section(f"{text(lang, 'compare_a')}\n{safe(shown['left'])[:SECTION_LIMIT]}"),
+        section(f"{text(lang, 'compare_b')}\n{safe(shown['right'])[:SECTION_LIMIT]}"),
+        {"type": "actions", "block_id": "vote", "elements": [
+            button(text(lang, "vote_left"), "compare_left", value), button(text(lang, "vote_tie"), "compare_tie", value),
+            button(text(lang, "vote_right"), "compare_right", value)]}]}
 
 
 def _check_line(check: dict) -> str:

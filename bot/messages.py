@@ -108,6 +108,20 @@ STRINGS: dict[str, dict[str, str]] = {
     "failed": {"en": "FAILED ❌", "ja": "不合格 ❌"},
     "report_file": {"en": "Full eval report", "ja": "評価レポート全文"},
     "promote": {"en": "Promote", "ja": "本番に昇格"},
+    "compare": {"en": "Compare blind", "ja": "ブラインド比較"},
+    "compare_title": {"en": "Which answer is better?", "ja": "どちらの回答が良いですか？"},
+    "compare_hint": {"en": "Two answers to the same question, in random order. Eval #{eval_id}, {left} left to compare.",
+                     "ja": "同じ質問への2つの回答です（順序はランダム）。評価 #{eval_id}、残り {left} 件。"},
+    "compare_question": {"en": "*Question*", "ja": "*質問*"},
+    "compare_a": {"en": "*Answer A*", "ja": "*回答 A*"},
+    "compare_b": {"en": "*Answer B*", "ja": "*回答 B*"},
+    "vote_left": {"en": "A is better", "ja": "A が良い"},
+    "vote_tie": {"en": "Tie", "ja": "同じくらい"},
+    "vote_right": {"en": "B is better", "ja": "B が良い"},
+    "compare_done": {"en": "Thank you: nothing left to compare. Votes so far: {candidate} for the candidate, "
+                           "{production} against, {tie} ties. Gate: {verdict}.",
+                     "ja": "ご協力ありがとうございます。比較は以上です。これまでの票: 候補 {candidate}、現行 {production}、"
+                           "同等 {tie}。ゲート: {verdict}。"},
     "promoted": {"en": "Production is now {version} (promoted by <@{user}>); previous: {previous}.",
                  "ja": "本番は {version} になりました（<@{user}> さんが昇格）。以前: {previous}。"},
     "adapter_rejected": {"en": "{version} was rejected by <@{user}>; production is unchanged.",
@@ -148,6 +162,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "action_reject_adapter": {"en": "reject adapters", "ja": "アダプターの却下"},
     "action_rollback": {"en": "roll back production", "ja": "本番のロールバック"},
     "action_review": {"en": "review pairs", "ja": "ペアのレビュー"},
+    "action_compare": {"en": "vote in blind comparisons", "ja": "ブラインド比較への投票"},
 }
 
 

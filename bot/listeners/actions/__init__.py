@@ -1,5 +1,5 @@
-"""Buttons: rating and correcting answers, reviewing pairs, deciding on an eval report."""
-from uchi.bot.listeners.actions import adapters, feedback, review
+"""Buttons: rating and correcting answers, reviewing pairs, deciding on an eval report, blind comparisons."""
+from uchi.bot.listeners.actions import adapters, compare, feedback, review
 
 ACTIONS = {
     "rate_up": feedback.rate,
@@ -10,6 +10,10 @@ ACTIONS = {
     "review_edit": review.edit,
     "adapter_promote": adapters.decide,
     "adapter_reject": adapters.decide,
+    "compare_open": compare.open_,
+    "compare_left": compare.vote,
+    "compare_tie": compare.vote,
+    "compare_right": compare.vote,
 }
 
 
