@@ -52,5 +52,5 @@ class Roles:
         """Raise Refused (and audit the attempt) unless `user` holds `role`."""
         allowed = self.is_admin(user) if role == "admin" else self.is_reviewer(client, user)
         if not allowed:
-            audit.record(store, user, action, target, "refused", f"not a {role}")
+            audit.record(store, user, action, target, "refused", f"needs the {role} role")
             raise Refused(role, action)
