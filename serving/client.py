@@ -31,7 +31,7 @@ class ModelClient:
 
     def _unreachable(self, exc: Exception) -> UchiError:
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
-            return UchiError(f"the model server at {self.url} did not answer within {self.timeout:.0f}s; it may be "
+            return UchiError(f"the model server at {self.url} did not answer within {self.timeout:g}s; it may be "
                              "overloaded or asleep (`uchi wake`); raise serving.request_timeout_s if answers are long")
         return UchiError(f"the model server at {self.url} is not reachable ({type(exc).__name__}); "
                          "start it with `uchi serve` or check serving.host/port")

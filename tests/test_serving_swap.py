@@ -123,6 +123,21 @@ def test_promotion_loads_smoke_tests_and_switches(fleet):
                                        for q in fleet.measured[fleet.a]}
 
 
+def test_answers_stream_and_a_slow_server_is_a_timeout_error(fleet):
+    production_is(fleet, fleet.a)
+    pieces = []
+    question = fleet.question(fleet.a)
+    row = ask(fleet.cfg, fleet.store, fleet.client, question, on_text=pieces.append)
+    assert len(pieces) > 2 and pieces[-1].strip() == row["answer"] == fleet.measured[fleet.a][question]
+    started = time.monotonic()
+    impatient = ModelClient(fleet.client.url, timeout=0.05)
+    with pytest.raises(UchiError, match="did not answer within 0.05s"):
+        impatient.chat(served_name(fleet.a), [{"role": "user", "content": question}], 24)
+    with pytest.raises(UchiError, match="did not answer within"):
+        list(impatient.stream_chat(served_name(fleet.a), [{"role": "user", "content": "長い話をしてください"}], 24))
+    assert time.monotonic() - started < 5  # a timeout is not retried
+
+
 def test_smoke_test_refuses_stale_weights_under_the_name(fleet):
     production_is(fleet, fleet.a)
     audits = fleet.store.one("SELECT COUNT(*) AS n FROM promotions")["n"]
