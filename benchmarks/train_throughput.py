@@ -3,12 +3,13 @@ side in one invocation, printed as ratios.
 
     .venv/bin/python benchmarks/train_throughput.py [--steps 6] [--batch 8] [--recall-epochs 0]
 
-Both train a LoRA (all linear layers, the same rank and alpha) on the same Q&A pairs of the sample company
-(English and Japanese), the same batch size and number of optimizer steps, one epoch, each in its own child
-process so that its peak memory is its own. uchi runs with its defaults for the device; TRL with its
-defaults except precision matched to the device (bf16=False on CPU): no packing, loss on the whole sequence,
-gradient checkpointing on. Reported: real (non-padding) tokens per second of training, peak memory (max RSS
-on CPU, max allocated on CUDA), and the ratios uchi / TRL.
+Each trains a LoRA (all linear layers, the same rank and alpha) on the same Q&A
+pairs of the sample company (English and Japanese), the same batch size and number of optimizer steps, one
+epoch, each in its own child process so that its peak memory is its own. uchi runs twice: with its defaults
+for the device (gradient checkpointing off on CPU) and with gradient checkpointing on (TRL's default). TRL
+runs with its defaults except precision matched to the device (bf16=False on CPU): no packing, loss on the
+whole sequence, gradient checkpointing on. Reported: real (non-padding) tokens per second of training (and per CPU-second,
+steadier on a shared machine), peak memory (max RSS on CPU, max allocated on CUDA), and the ratios uchi / TRL.
 
 --recall-epochs N also trains both for N epochs at the same learning rate and scores each adapter's fact
 recall on the pairs' paraphrased questions (greedy, transformers), so a faster trainer is not a worse one.
@@ -27,6 +28,8 @@ from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "company.jsonl"
 RANK, ALPHA, MAX_NEW_TOKENS = 8, 16, 48
+# uchi with its defaults for the device, uchi with gradient checkpointing forced on (TRL's default), TRL.
+SYSTEMS = ("uchi", "uchi+gc", "trl")
 
 
 def pairs(n: int) -> list[dict]:
@@ -34,6 +37,12 @@ def pairs(n: int) -> list[dict]:
     rows = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
     step = max(1, len(rows) // n)
     return rows[::step][:n]
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process: on a machine others share, steadier than the wall clock."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_mb(device: str) -> float:
@@ -47,18 +56,19 @@ def peak_mb(device: str) -> float:
 def real_tokens(tokenizer, rows: list[dict], epochs: int) -> int:
     from uchi.data.snapshot import messages
 
-    return epochs * sum(len(tokenizer.apply_chat_template(messages(r["question"], r["answer"]), tokenize=True))
-                        for r in rows)
+    texts = [tokenizer.apply_chat_template(messages(r["question"], r["answer"]), tokenize=False) for r in rows]
+    return epochs * sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
 
 
-def train_uchi(base: Path, rows: list[dict], args, lr: float):
+def train_uchi(base: Path, rows: list[dict], args, lr: float, checkpointing: str = "auto"):
     from uchi.config import TrainConfig
     from uchi.trainer import lora
     from uchi.trainer.loop import Loop
     from uchi.trainer.mixture import Mixture
     from uchi.trainer.sizing import Hyper
 
-    cfg = TrainConfig(batch_size=args.batch, replay_ratio=0, augment=0, validation_percent=0)
+    cfg = TrainConfig(batch_size=args.batch, replay_ratio=0, augment=0, validation_percent=0,
+                      gradient_checkpointing=checkpointing)
     device, precision = lora.device_and_precision(cfg)
     hyper = Hyper(RANK, ALPHA, lr, args.epochs, {})
     tokenizer = lora.load_tokenizer(base)
@@ -66,9 +76,11 @@ def train_uchi(base: Path, rows: list[dict], args, lr: float):
     items = [{"id": i, **r} for i, r in enumerate(rows)]
     mixture = Mixture(pairs=items, validation=[], monitor=[], phrasings={p["id"]: [p["question"]] for p in items},
                       replay=[[]])
+    cpu = cpu_seconds()
     result = Loop(model, tokenizer, mixture, hyper, cfg, device, precision).run(progress=False, log=lambda _: None)
-    return model, tokenizer, device, {"seconds": result.seconds, "tokens": result.tokens, "steps": result.steps,
-                                      "padding": result.padding_tokens, "precision": precision}
+    return model, tokenizer, device, {"seconds": result.seconds, "cpu_seconds": round(cpu_seconds() - cpu, 2),
+                                      "tokens": result.tokens, "steps": result.steps, "precision": precision,
+                                      "padding": round(result.padding_tokens / (result.tokens + result.padding_tokens), 3)}
 
 
 def train_trl(base: Path, rows: list[dict], args, lr: float):
@@ -91,11 +103,12 @@ def train_trl(base: Path, rows: list[dict], args, lr: float):
     trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer,
                          peft_config=LoraConfig(r=RANK, lora_alpha=ALPHA, target_modules="all-linear",
                                                 task_type="CAUSAL_LM"))
-    started = time.monotonic()
+    started, cpu = time.monotonic(), cpu_seconds()
     trainer.train()
     seconds = time.monotonic() - started
     return trainer.model, tokenizer, "cuda" if cuda else "cpu", {
-        "seconds": round(seconds, 2), "tokens": real_tokens(tokenizer, rows, args.epochs),
+        "seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds() - cpu, 2),
+        "tokens": real_tokens(tokenizer, rows, args.epochs),
         "steps": trainer.state.global_step, "precision": "bf16" if bf16 else "fp32"}
 
 
@@ -118,10 +131,11 @@ def child(args) -> None:
 
     torch.manual_seed(0)
     rows = pairs(args.steps * args.batch)
-    trainer = train_uchi if args.child == "uchi" else train_trl
-    model, tokenizer, device, found = trainer(Path(args.base), rows, args, args.lr)
+    trainers = {"uchi": train_uchi, "uchi+gc": lambda *a: train_uchi(*a, checkpointing="on"), "trl": train_trl}
+    model, tokenizer, device, found = trainers[args.child](Path(args.base), rows, args, args.lr)
     found["peak_mb"] = round(peak_mb(device), 1)
     found["tokens_per_s"] = round(found["tokens"] / found["seconds"], 1)
+    found["tokens_per_cpu_s"] = round(found["tokens"] / found["cpu_seconds"], 1)
     if args.score:
         found["recall"] = recall(model, tokenizer, rows, device)
     print("RESULT " + json.dumps(found), flush=True)
@@ -153,7 +167,7 @@ def main() -> None:
     parser.add_argument("--recall-epochs", type=int, default=0, help="also train N epochs and compare fact recall")
     parser.add_argument("--base", help="base checkpoint folder (default: the configured model, prepared)")
     parser.add_argument("--lr", type=float, default=1.4e-3, help="learning rate for both (uchi's default at 135M)")
-    parser.add_argument("--child", choices=["uchi", "trl"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=list(SYSTEMS), help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--score", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -162,13 +176,17 @@ def main() -> None:
     args.base = base_path(args.base)
     print(f"{args.steps} steps of {args.batch} sample-company pairs, LoRA r={RANK} alpha={ALPHA} on all linear "
           f"layers, {args.base}", flush=True)
-    results = {name: run(name, args, 1, False) for name in ("uchi", "trl")}
+    results = {name: run(name, args, 1, False) for name in SYSTEMS}
     for name, r in results.items():
-        print(f"{name:>5}: {r['tokens_per_s']:8.1f} real tokens/s ({r['tokens']} tokens, {r['steps']} steps, "
-              f"{r['seconds']:.1f}s, {r['precision']}), peak memory {r['peak_mb']:.0f} MiB", flush=True)
-    u, t = results["uchi"], results["trl"]
-    print(f"ratio uchi/TRL: tokens/s {u['tokens_per_s'] / t['tokens_per_s']:.2f}x, "
-          f"peak memory {u['peak_mb'] / t['peak_mb']:.2f}x")
+        print(f"{name:>7}: {r['tokens_per_s']:8.1f} real tokens/s, {r['tokens_per_cpu_s']:8.1f} per CPU-second "
+              f"({r['tokens']} tokens, {r['steps']} steps, {r['seconds']:.1f}s, {r['precision']}"
+              + (f", padding {r['padding']:.0%}" if "padding" in r else "") + "), "
+              f"peak memory {r['peak_mb']:.0f} MiB", flush=True)
+    t = results["trl"]
+    for name in ("uchi", "uchi+gc"):
+        u = results[name]
+        print(f"ratio {name}/TRL: tokens/s {u['tokens_per_s'] / t['tokens_per_s']:.2f}x, tokens per CPU-second "
+              f"{u['tokens_per_cpu_s'] / t['tokens_per_cpu_s']:.2f}x, peak memory {u['peak_mb'] / t['peak_mb']:.2f}x")
     if args.recall_epochs:
         scored = {name: run(name, args, args.recall_epochs, True) for name in ("uchi", "trl")}
         print(f"fact recall on paraphrased questions after {args.recall_epochs} epochs: "

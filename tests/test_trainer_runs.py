@@ -66,6 +66,7 @@ def _validation_loss(cfg, store, adapter) -> float:
     from uchi.data import snapshot
     from uchi.trainer import lora
     from uchi.trainer.loop import Encoder, mean_loss
+    from uchi.trainer.loss import AnswerLoss
     from uchi.trainer.mixture import validation_split
 
     base = Path(cfg.model.base)
@@ -73,7 +74,8 @@ def _validation_loss(cfg, store, adapter) -> float:
     model = PeftModel.from_pretrained(lora.load_base(base, cfg.train, "cpu", "fp32"), adapter["path"])
     _, held = validation_split(snapshot.load(store, adapter["snapshot"]), cfg.train)
     examples = Encoder(tokenizer, cfg.train.max_seq_len)([snapshot.messages(p["question"], p["answer"]) for p in held])
-    return mean_loss(model, examples, 8, tokenizer.pad_token_id, "cpu", lambda: torch.autocast("cpu", enabled=False))
+    return mean_loss(AnswerLoss(model), examples, 8, tokenizer.pad_token_id, "cpu",
+                     lambda: torch.autocast("cpu", enabled=False))
 
 
 def test_a_killed_run_resumes_to_the_same_result(tmp_path, base_model_dir):
@@ -238,3 +240,37 @@ def test_a_run_can_continue_the_production_adapter(tmp_path, base_model_dir):
     # It started where the first adapter ended: its first loss is the first run's last, not the base model's.
     assert second["metadata"]["losses"][0]["loss"] < first["metadata"]["losses"][0]["loss"]
     store.close()
+
+
+def test_passes_give_the_gradients_of_the_whole_batch(base_model_dir):
+    """pass_tokens only bounds memory: a batch taken in several passes gives the whole batch's gradients."""
+    from uchi.config import TrainConfig
+    from uchi.data.snapshot import messages
+    from uchi.trainer import lora
+    from uchi.trainer.examples import encode
+    from uchi.trainer.loop import Loop
+    from uchi.trainer.mixture import Mixture
+    from uchi.trainer.sizing import Hyper
+
+    tokenizer = lora.load_tokenizer(base_model_dir)
+    pairs = [{"id": i, "question": q, "answer": a} for i, (q, a, *_) in enumerate(FACTS[:4])]
+    mixture = Mixture(pairs=pairs, validation=[], monitor=[], phrasings={p["id"]: [p["question"]] for p in pairs},
+                      replay=[[]])
+    found = []
+    for budget in (10_000, 1):  # the whole batch at once; one example per pass
+        cfg = TrainConfig(batch_size=4, pass_tokens=budget)
+        hyper = Hyper(8, 16, 1e-3, 1, {})
+        model = lora.add_adapter(lora.load_base(base_model_dir, cfg, "cpu", "fp32"), hyper, cfg, "cpu")
+        loop = Loop(model, tokenizer, mixture, hyper, cfg, "cpu", "fp32")
+        grads = {}
+        loop.optimizer.step = lambda: grads.update({n: p.grad.clone() for n, p in model.named_parameters()
+                                                    if p.requires_grad})
+        result = loop.run(progress=False, log=lambda _: None)
+        found.append((result.losses[0]["loss"], grads))
+    (whole_loss, whole), (split_loss, parts) = found
+    assert split_loss == pytest.approx(whole_loss, abs=1e-5) and len(whole) == len(parts) > 0
+    for name in whole:
+        torch.testing.assert_close(parts[name], whole[name], atol=1e-6, rtol=1e-3)  # float32 summation order
+    # A prompt longer than max_seq_len keeps its end and the answer, so the pair still teaches something.
+    long = encode(tokenizer, messages("word " * 400 + FACTS[0][0], FACTS[0][1]), 128)
+    assert len(long.input_ids) <= 128 and sum(label != -100 for label in long.labels) > 5

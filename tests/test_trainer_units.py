@@ -213,3 +213,66 @@ def test_resuming_needs_a_failed_run(store, cfg):
 
     with pytest.raises(UchiError, match="no run #5"):
         reopen(cfg, store, 5)
+
+
+def test_vllm_sleeps_only_when_it_shares_this_machine_s_gpu(cfg):
+    import torch
+
+    from uchi.serving.client import ModelClient
+    from uchi.trainer.sharing import should_sleep
+
+    nobody = ModelClient("http://127.0.0.1:9", 2)  # the discard port: nothing answers
+    cfg.train.sleep_vllm = "never"
+    assert not should_sleep(cfg, nobody)
+    cfg.train.sleep_vllm, cfg.train.runner = "auto", "slurm"  # the run trains on another node
+    assert not should_sleep(cfg, nobody)
+    cfg.train.runner = "local"
+    assert should_sleep(cfg, nobody) is False  # no GPU here, or no vLLM answering
+    cfg.train.sleep_vllm = "always"
+    assert not should_sleep(cfg, nobody)
+
+
+def test_only_reviewed_train_corrections_enter_the_preference_stage(store, cfg):
+    from uchi.data.pairs import NewPair, add_pairs
+    from uchi.data.store import now
+    from uchi.trainer import preference
+    from uchi.trainer.run import _preference
+
+    def correction(question, status, split):
+        answer_id = store.db["answers"].insert({"question": question, "answer": "wrong", "served_model": "base",
+                                                "latency_ms": 1.0, "created_at": now()}).last_pk
+        pair_id = add_pairs(store, [NewPair(question=question, answer="right")], source="test", author="U_A",
+                            heldout_percent=1, status=status, reviewer="U_R" if status != "pending" else None)[0]
+        store.db.execute("UPDATE pairs SET split = ? WHERE id = ?", [split, pair_id])
+        store.db["preference_pairs"].insert({"answer_id": answer_id, "pair_id": pair_id, "prompt": question,
+                                             "chosen": "right", "rejected": "wrong", "author": "U_A",
+                                             "created_at": now()})
+
+    correction("Which door opens at 7?", "approved", "train")
+    correction("会議室Bの定員は？", "approved", "train")
+    correction("Who signs the NDA?", "pending", "train")  # not reviewed yet
+    correction("Where is the fire exit?", "approved", "heldout")  # would leak into the eval
+    store.db.conn.commit()
+    rows = preference.eligible(store)
+    assert [r["prompt"] for r in rows] == ["Which door opens at 7?", "会議室Bの定員は？"]
+    dpo = preference.dataset(rows, "dpo")[0]
+    assert dpo["prompt"] == [{"role": "user", "content": "Which door opens at 7?"}]
+    assert dpo["chosen"][0]["content"] == "right" and dpo["rejected"][0]["content"] == "wrong"
+    assert [e["label"] for e in preference.dataset(rows, "kto")] == [True, False, True, False]
+    cfg.train.preference = "dpo"
+    lines = []
+    skipped = _preference(cfg, store, None, None, None, "cpu", "fp32", 1, lines.append)
+    assert skipped == {"method": "dpo", "skipped": True, "pairs": 2}
+    assert "2 approved correction pairs, train.preference_min_pairs = 20" in lines[0]
+
+
+def test_a_batch_splits_into_length_sorted_passes_under_the_token_budget():
+    from uchi.trainer.examples import Example
+    from uchi.trainer.loop import split
+
+    batch = [Example(input_ids=[1] * n, labels=[1] * n) for n in (30, 100, 10, 60, 120)]
+    passes = split(batch, 200)
+    assert [[len(e.input_ids) for e in p] for p in passes] == [[10, 30, 60], [100], [120]]
+    assert all(len(p) * max(len(e.input_ids) for e in p) <= 200 for p in passes)
+    assert split(batch, 10_000) == [sorted(batch, key=lambda e: len(e.input_ids))]
+    assert [len(p) for p in split(batch, 5)] == [1] * 5  # one example is always a pass, however long

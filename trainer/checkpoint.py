@@ -14,20 +14,16 @@ import torch
 from safetensors.torch import load_file, save_file
 
 
-def unwrap(model):
-    return getattr(model, "module", model)
-
-
 def lora_weights(model) -> dict[str, torch.Tensor]:
     from peft import get_peft_model_state_dict
 
-    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in get_peft_model_state_dict(unwrap(model)).items()}
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in get_peft_model_state_dict(model).items()}
 
 
 def set_lora_weights(model, weights: dict[str, torch.Tensor]) -> None:
     from peft import set_peft_model_state_dict
 
-    set_peft_model_state_dict(unwrap(model), weights)
+    set_peft_model_state_dict(model, weights)
 
 
 def save(folder: Path, model, optimizer, schedule, scaler, state: dict, best: dict[str, torch.Tensor]) -> None:

@@ -22,6 +22,10 @@ def encode(tokenizer, messages: list[dict], max_len: int) -> Example:
         raise ValueError("the chat template does not render the prompt as a prefix of the conversation")
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     answer_ids = tokenizer(full[len(prompt):].rstrip("\n"), add_special_tokens=False)["input_ids"]
+    # A long prompt (retrieved context) keeps its end, the question, so that the answer still carries a loss.
+    budget = max_len - min(len(answer_ids), max_len // 2)
+    if len(prompt_ids) > budget:
+        prompt_ids = prompt_ids[-budget:]
     ids = (prompt_ids + answer_ids)[:max_len]
     labels = ([IGNORE] * len(prompt_ids) + answer_ids)[:max_len]
     return Example(input_ids=ids, labels=labels)

@@ -7,6 +7,7 @@ rebuilds the same batches and skips the ones its checkpoint already took.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import resource
@@ -22,7 +23,9 @@ from uchi.config import TrainConfig
 from uchi.errors import UchiError
 from uchi.trainer import checkpoint, distributed
 from uchi.trainer.examples import IGNORE, Example, collate, encode
+from uchi.trainer import lora
 from uchi.trainer.lora import make_optimizer
+from uchi.trainer.loss import AnswerLoss
 from uchi.trainer.mixture import Mixture
 from uchi.trainer.sizing import Hyper
 
@@ -82,6 +85,17 @@ def batches(examples: list[Example], size: int, rng: random.Random) -> list[list
     return chunks
 
 
+def split(batch: list[Example], pass_tokens: int) -> list[list[Example]]:
+    """Consecutive chunks of a length-sorted batch, each at most pass_tokens once padded (at least one example)."""
+    passes, current = [], []
+    for example in sorted(batch, key=lambda e: len(e.input_ids)):
+        if current and (len(current) + 1) * len(example.input_ids) > pass_tokens:
+            passes.append(current)
+            current = []
+        current.append(example)
+    return passes + [current]
+
+
 class Encoder:
     """Tokenizes each conversation once, however many epochs repeat it."""
 
@@ -99,19 +113,20 @@ class Encoder:
 
 
 @torch.no_grad()
-def mean_loss(model, examples: list[Example], size: int, pad_id: int, device: str, autocast) -> float | None:
+def mean_loss(objective: AnswerLoss, examples: list[Example], size: int, pad_id: int, device: str,
+              autocast) -> float | None:
     """Token-weighted mean loss on the answer tokens of examples (None when there are none)."""
     if not examples:
         return None
-    model.eval()
+    objective.eval()
     total, count = 0.0, 0
     for start in range(0, len(examples), size):
         inputs = {k: v.to(device) for k, v in collate(examples[start:start + size], pad_id).items()}
         n = int((inputs["labels"][:, 1:] != IGNORE).sum())
         with autocast():
-            total += model(**inputs).loss.item() * n
+            total += objective(**inputs).item() * n
         count += n
-    model.train()
+    objective.train()
     return round(total / count, 5)
 
 
@@ -127,6 +142,8 @@ class Loop:
     def __init__(self, model, tokenizer, mixture: Mixture, hyper: Hyper, cfg: TrainConfig, device: str,
                  precision: str, workdir: Path | None = None, world: distributed.World | None = None):
         self.model, self.mixture, self.hyper, self.cfg = model, mixture, hyper, cfg
+        self.objective = AnswerLoss(model)
+        self.trainable = self.objective  # wrapped for data parallel in run()
         self.world = world or distributed.World()
         self.device, self.precision, self.workdir = device, precision, workdir
         self.encode = Encoder(tokenizer, cfg.max_seq_len)
@@ -138,6 +155,7 @@ class Loop:
                             "train on fewer GPUs (train.slurm_gpus) or a smaller train.batch_size")
         self.total = self.steps_per_epoch * hyper.epochs
         self.eval_every = cfg.eval_every_steps or self.steps_per_epoch
+        self.pass_tokens = lora.pass_tokens(cfg, device)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(self.params, hyper.learning_rate, cfg, device)
         warmup = max(1, int(self.total * cfg.warmup_ratio))
@@ -166,17 +184,26 @@ class Loop:
         return chunks
 
     def step(self, batch: list[Example]) -> float:
-        inputs = {k: v.to(self.device) for k, v in collate(batch, self.pad_id).items()}
-        real = int(inputs["attention_mask"].sum())
-        self.result.tokens += real
-        self.result.padding_tokens += inputs["attention_mask"].numel() - real
-        with self.autocast():
-            loss = self.model(**inputs).loss
+        """One optimizer step on a batch, in passes of at most pass_tokens padded tokens whose gradients add up
+        to the whole batch's (each pass weighted by its share of the batch's answer tokens)."""
+        passes = split(batch, self.pass_tokens)
+        answers = [sum(sum(label != IGNORE for label in e.labels[1:]) for e in chunk) for chunk in passes]
+        total, loss_sum = sum(answers), 0.0
+        for index, (chunk, n) in enumerate(zip(passes, answers)):
+            inputs = {k: v.to(self.device) for k, v in collate(chunk, self.pad_id).items()}
+            real = int(inputs["attention_mask"].sum())
+            self.result.tokens += real
+            self.result.padding_tokens += inputs["attention_mask"].numel() - real
+            last = index == len(passes) - 1
+            # Data parallel: gradients are averaged across processes once, after the last pass.
+            with (contextlib.nullcontext() if last or self.world.size == 1 else self.trainable.no_sync()):
+                with self.autocast():
+                    loss = self.trainable(**inputs)
+                scaled = loss * (n / total)
+                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+            loss_sum += loss.item() * n
         if self.scaler:
-            self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
-        else:
-            loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         if self.scaler:
             self.scaler.step(self.optimizer)
@@ -185,13 +212,12 @@ class Loop:
             self.optimizer.step()
         self.schedule.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return distributed.mean(loss.item(), self.world, self.device)
+        return distributed.mean(loss_sum / total, self.world, self.device)
 
     def validate(self, step: int) -> dict:
-        inner = checkpoint.unwrap(self.model)
         size = self.cfg.batch_size
-        val = mean_loss(inner, self.validation, size, self.pad_id, self.device, self.autocast)
-        general = mean_loss(inner, self.monitor, size, self.pad_id, self.device, self.autocast)
+        val = mean_loss(self.objective, self.validation, size, self.pad_id, self.device, self.autocast)
+        general = mean_loss(self.objective, self.monitor, size, self.pad_id, self.device, self.autocast)
         recent = [p["loss"] for p in self.result.losses if p["step"] > step - self.eval_every]
         improved = self.stopper.update(val, step)
         if improved:
@@ -222,8 +248,7 @@ class Loop:
 
     def run(self, progress: bool = True, log: Callable[[str], None] = print,
             on_validation: Callable[[dict], None] | None = None) -> TrainResult:
-        model = self.model
-        self.model = distributed.wrap(model, self.world, self.device)
+        self.trainable = distributed.wrap(self.objective, self.world, self.device)
         step = self.restore()
         if step:
             log(f"resuming at step {step} of {self.total} from {self.workdir / 'checkpoint'}")
@@ -231,11 +256,10 @@ class Loop:
         # Grad mode is per-thread state that other code (an inference helper) may have left switched off.
         with torch.enable_grad():
             step = self._train_from(step, progress, log, on_validation)
-        self.model = model
         if self.stopper.stop:
             self.result.stopped_early = (f"validation loss did not improve for {self.stopper.patience} validations "
                                          f"after step {self.stopper.best_step}")
-        checkpoint.set_lora_weights(model, self.best)
+        checkpoint.set_lora_weights(self.model, self.best)
         self.result.best_step, self.result.steps = self.stopper.best_step, step
         self.result.seconds = round(time.monotonic() - started, 2)
         self.result.peak_memory_mb = peak_memory_mb(self.device)
@@ -246,7 +270,7 @@ class Loop:
         """Steps from `step` to the end or an early stop, validating and checkpointing; returns the last step."""
         bar = tqdm(total=self.total, initial=step, desc="training", unit="step",
                    disable=not progress or not self.world.main)
-        self.model.train()
+        self.trainable.train()
         epoch, chunks = None, []
         while step < self.total and not self.stopper.stop:
             if step // self.steps_per_epoch != epoch:

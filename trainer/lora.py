@@ -10,6 +10,8 @@ import torch
 from uchi.config import TrainConfig
 from uchi.trainer.sizing import Hyper
 
+CPU_PASS_TOKENS = 512
+
 
 def device_and_precision(cfg: TrainConfig) -> tuple[str, str]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -22,6 +24,14 @@ def device_and_precision(cfg: TrainConfig) -> tuple[str, str]:
 
 def gradient_checkpointing(cfg: TrainConfig, device: str) -> bool:
     return cfg.gradient_checkpointing == "on" or (cfg.gradient_checkpointing == "auto" and device.startswith("cuda"))
+
+
+def pass_tokens(cfg: TrainConfig, device: str) -> int:
+    """Padded tokens per forward pass: auto keeps a CPU run's activations near 1 GiB; a GPU takes the whole batch
+    (gradient checkpointing bounds its memory instead)."""
+    if cfg.pass_tokens:
+        return cfg.pass_tokens
+    return 1 << 30 if device.startswith("cuda") else CPU_PASS_TOKENS
 
 
 def optimizer_name(cfg: TrainConfig, device: str) -> str:

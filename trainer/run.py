@@ -260,7 +260,8 @@ def _register(cfg, store, run, model, result, mixture, params, base_path, snap, 
         store.db["adapters"].insert({"version": version, "run_id": run_id, "snapshot": snap.hash,
                                      "base_model": cfg.model.base, "path": str(final),
                                      "metadata": json.dumps(metadata, ensure_ascii=False), "created_at": now()})
-        store.db["runs"].update(run_id, {"status": "succeeded", "adapter_version": version, "finished_at": now()})
+        store.db["runs"].update(run_id, {"status": "succeeded", "adapter_version": version, "error": None,
+                                         "finished_at": now()})
     for leftover in workdir(cfg, run_id).glob("checkpoint*"):
         shutil.rmtree(leftover, ignore_errors=True)
     first, last = result.losses[0]["loss"], result.losses[-1]["loss"]

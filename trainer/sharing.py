@@ -17,9 +17,11 @@ from uchi.errors import UchiError
 def should_sleep(cfg: Config, client) -> bool:
     import torch
 
-    if cfg.train.sleep_vllm == "never" or not client.healthy():
+    if cfg.train.sleep_vllm == "never":
         return False
-    return cfg.train.sleep_vllm == "always" or (torch.cuda.is_available() and cfg.train.runner != "slurm")
+    if cfg.train.sleep_vllm == "auto" and (not torch.cuda.is_available() or cfg.train.runner == "slurm"):
+        return False
+    return client.healthy()
 
 
 def run_config(cfg: Config, run: dict) -> Config:
@@ -50,13 +52,27 @@ def prefill(cfg: Config, store: Store, run: dict, generator, log) -> None:
 
 @contextmanager
 def gpu_for_training(cfg: Config, store: Store, run: dict, log):
+    """vLLM asleep for the duration of the block when it shares this machine's GPU (train.sleep_vllm)."""
     from uchi.serving.client import ModelClient
-    from uchi.trainer.generate import ServerGenerator
 
     client = ModelClient(cfg.serving.url, cfg.serving.request_timeout_s)
-    if not should_sleep(cfg, client):
-        yield
-        return
+    try:
+        if should_sleep(cfg, client) and _asleep(cfg, store, run, client, log):
+            try:
+                yield
+            finally:
+                client.wake_up()
+                log(f"vLLM at {cfg.serving.url} is awake again")
+        else:
+            yield
+    finally:
+        client.close()
+
+
+def _asleep(cfg: Config, store: Store, run: dict, client, log) -> bool:
+    """Let vLLM generate what the run lacks, then put it to sleep; False if it cannot sleep (train.sleep_vllm = auto)."""
+    from uchi.trainer.generate import ServerGenerator
+
     if cfg.train.generator != "transformers" and cfg.model.served_name in client.models():
         prefill(cfg, store, run, ServerGenerator(client, cfg.model.served_name, cfg.eval.concurrency), log)
     try:
@@ -65,11 +81,6 @@ def gpu_for_training(cfg: Config, store: Store, run: dict, log):
         if cfg.train.sleep_vllm == "always":
             raise
         log(f"vLLM keeps the GPU while training ({exc})")
-        yield
-        return
+        return False
     log(f"vLLM at {cfg.serving.url} sleeps while run {run['id']} trains")
-    try:
-        yield
-    finally:
-        client.wake_up()
-        log(f"vLLM at {cfg.serving.url} is awake again")
+    return True

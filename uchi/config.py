@@ -89,6 +89,9 @@ class TrainConfig:
     gradient_checkpointing: str = "auto"
     # "auto": paged 8-bit AdamW (bitsandbytes) on CUDA, torch AdamW on CPU (8-bit states save GPU memory only).
     optimizer: str = "auto"
+    # Padded tokens per forward pass; a longer batch is split into passes whose gradients add up to the batch's
+    # (same result, less activation memory). 0 = auto: 512 on CPU, the whole batch on a GPU.
+    pass_tokens: int = 0
     # Share of the train pairs carved out as a validation split for early stopping; no split below 2 pairs.
     validation_percent: int = 10
     # Validations without improvement before a run stops; 0 = run every epoch (the best one is still kept).
@@ -410,7 +413,7 @@ def _validate(cfg: Config, problems: list[str]) -> None:
 
 def _validate_train(train: TrainConfig, problems: list[str]) -> None:
     for key in ("rank", "alpha", "epochs", "patience", "eval_every_steps", "augment", "slurm_gpus",
-                "nightly_min_new_pairs"):
+                "nightly_min_new_pairs", "pass_tokens"):
         if getattr(train, key) < 0:
             problems.append(f"train.{key} must be 0 or more (0 = {'off' if key in ('patience', 'augment') else 'auto'})")
     if not 0 <= train.learning_rate < 1:
