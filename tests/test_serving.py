@@ -14,7 +14,7 @@ from uchi.serving.registry import PRODUCTION, promote, served_name
 
 from conftest import FACTS
 
-pytestmark = [pytest.mark.slow, pytest.mark.vllm, pytest.mark.pending]
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 
 @pytest.fixture(scope="module")
