@@ -30,8 +30,9 @@ class Snapshot:
 
 LABELS = {"en": ("Company knowledge:", "Question:"), "ja": ("社内の情報：", "質問：")}
 # Shown "Q: … A: …" pairs, a small model answers "A: …" and then writes the next question itself: generation
-# stops where a new question would begin, and the copied "A:" is dropped.
-STOP = ["\nQ: ", "\nQuestion:", "\n質問：", "\n質問:"]
+# stops where a new question or answer would begin, and the copied "A:" is dropped. The OpenAI API (and vLLM)
+# take at most four stop strings.
+STOP = ["\nQ: ", "\nA: ", "\nQuestion:", "\n質問："]
 _ANSWER_LABELS = ("A:", "A：")
 
 

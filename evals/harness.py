@@ -86,20 +86,44 @@ def company_answers(cfg: Config, store: Store, client: ModelClient, version: str
     return rows
 
 
-def retrieve(cfg: Config, store: Store, items: list[heldout.Item]) -> tuple[list[list[tuple[str, str]]], dict]:
-    """Context for each item (a held-out item never sees its own pair) and retrieval quality per language."""
+def retrieve(cfg: Config, store: Store,
+             items: list[heldout.Item]) -> tuple[list[list[tuple[str, str]]], list[bool], dict]:
+    """Context for each item (a held-out item never sees its own pair), whether a paraphrase's own pair was
+    retrieved first, and retrieval quality per language."""
     retriever = Retriever(cfg.retrieval)
-    contexts, found = [], {}
+    contexts, first, found = [], [], {}
     for item in items:
         hits = retriever.search(store, item.question, k=max(3, cfg.retrieval.k),
                                 exclude=(item.pair_id,) if item.set == "heldout" else ())
         contexts.append([(h.question, h.answer) for h in hits[:cfg.retrieval.k]])
+        ids = [h.pair_id for h in hits]
+        first.append(item.set == "paraphrase" and ids[:1] == [item.pair_id])
         if item.set == "paraphrase":
-            ids = [h.pair_id for h in hits]
             found.setdefault(item.language, []).append((ids[:1] == [item.pair_id], item.pair_id in ids[:3]))
     quality = {language: {"n": len(v), "top1": round(sum(a for a, _ in v) / len(v), 3),
                           "top3": round(sum(b for _, b in v) / len(v), 3)} for language, v in found.items()}
-    return contexts, quality
+    return contexts, first, quality
+
+
+def targets(cfg: Config, items: list[dict], alone: list[dict] | None, first: list[bool]) -> list[dict]:
+    """Per language: production-configuration paraphrase recall against its target, and where a shortfall comes
+    from: recall when retrieval put the item's own pair first, when it did not, and of the adapter alone."""
+    goal = {"en": cfg.eval.recall_target_en, "ja": cfg.eval.recall_target_ja}
+    out = []
+    for language, target in goal.items():
+        chosen = [(row, solo, hit) for row, solo, hit in zip(items, alone or [None] * len(items), first)
+                  if row["set"] == "paraphrase" and row["language"] == language and row["fact_recall"] is not None]
+        if not chosen:
+            continue
+        mean = lambda rows: round(statistics.fmean(rows), 3) if rows else None
+        hit = [row["fact_recall"] for row, _, h in chosen if h]
+        miss = [row["fact_recall"] for row, _, h in chosen if not h]
+        recall = mean([row["fact_recall"] for row, _, _ in chosen])
+        out.append({"language": language, "n": len(chosen), "target": target, "recall": recall,
+                    "short_by": round(max(0.0, target - recall), 3), "right_pair_first": mean(hit), "n_first": len(hit),
+                    "otherwise": mean(miss), "n_otherwise": len(miss),
+                    "adapter_alone": mean([solo["fact_recall"] for _, solo, _ in chosen if solo])})
+    return out
 
 
 def _paired_recall(candidate: list[dict], reference: list[dict]) -> tuple[list[float], list[float]]:
@@ -108,8 +132,10 @@ def _paired_recall(candidate: list[dict], reference: list[dict]) -> tuple[list[f
     return [c for c, _ in pairs], [r for _, r in pairs]
 
 
-def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=print) -> dict:
-    """Score the candidate against production and store the eval, its verdict and its report."""
+def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=print, *,
+             both_settings: bool = True) -> dict:
+    """Score the candidate against production and store the eval, its verdict and its report. `both_settings`
+    also answers with the other retrieval setting, for the four-configuration table (it does not gate)."""
     adapter = store.adapter(version)
     base_path = base.resolve(cfg)
     items = heldout.build(store, snapshots.load(store, adapter["snapshot"]), cfg.eval)
@@ -119,14 +145,16 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
         systems["production"] = production
     baseline = "production" if "production" in systems else "base"
     log(f"eval {version}: {len(items)} company items; baseline {baseline}")
-    contexts, retrieval_quality = retrieve(cfg, store, items)
+    contexts, first, retrieval_quality = retrieve(cfg, store, items)
     served = contexts if cfg.retrieval.enabled else None
     other = None if cfg.retrieval.enabled else contexts
     per_item = {name: company_answers(cfg, store, client, v, items, served, log) for name, v in systems.items()}
     # The other retrieval setting, reported so that the four configurations stand side by side.
-    for name in ("base", "candidate"):
+    for name in ("base", "candidate") if both_settings else ():
         per_item[f"{name}/alt"] = company_answers(cfg, store, client, systems[name], items, other, log)
     scores = {name: breakdown(rows) for name, rows in per_item.items()}
+    alone = per_item.get("candidate/alt") if cfg.retrieval.enabled else per_item["candidate"]
+    goals = targets(cfg, per_item["candidate"], alone, first)
     general_scores = {
         name: general.score_system(cfg, store, system_id(cfg, v), base_path,
                                    Path(store.adapter(v)["path"]) if v else None, log)
@@ -145,7 +173,7 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
             grades = [g for g in judge.grade(cfg, per_item[name]) if g is not None]
             judged[name] = round(statistics.fmean(grades), 3) if grades else None
     metrics = {"scores": scores, "checks": verdict.to_json(), "judge": judged, "retrieval": retrieval_quality,
-               "retrieval_served": cfg.retrieval.enabled,
+               "retrieval_served": cfg.retrieval.enabled, "targets": goals,
                "general": {name: {task: r["summary"] for task, r in result.items()}
                            for name, result in general_scores.items()}}
     eval_id = store.db["evals"].insert({
@@ -155,7 +183,7 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
     result = {"id": eval_id, "version": version, "production": production, "baseline": baseline,
               "scores": scores, "passed": verdict.passed, "reasons": verdict.reasons, "checks": verdict.to_json(),
               "general": metrics["general"], "judge": judged, "items": per_item, "adapter": adapter,
-              "retrieval": retrieval_quality, "retrieval_served": cfg.retrieval.enabled}
+              "retrieval": retrieval_quality, "retrieval_served": cfg.retrieval.enabled, "targets": goals}
     path = report.write(cfg, result)
     store.db["evals"].update(eval_id, {"report_path": str(path)})
     result["report_path"] = str(path)

@@ -76,6 +76,21 @@ def retrieval_rows(result: dict) -> list[list[str]]:
 
 
 RETRIEVAL_HEADER = ["language", "paraphrased questions", "right pair first", "right pair in top 3"]
+TARGET_HEADER = ["language", "n", "target", "production configuration", "short by",
+                 "when retrieval put the right pair first", "when it did not", "adapter alone"]
+
+
+def target_rows(result: dict) -> list[list[str]]:
+    """Paraphrase recall against the product's targets, and where a shortfall comes from."""
+    with_n = lambda value, n: f"{_fmt(value)} (n={n})" if value is not None else "–"
+    return [[t["language"], str(t["n"]), _fmt(t["target"]), _fmt(t["recall"]), _fmt(t["short_by"]),
+             with_n(t["right_pair_first"], t["n_first"]), with_n(t["otherwise"], t["n_otherwise"]),
+             _fmt(t["adapter_alone"])] for t in result.get("targets") or []]
+
+
+TARGET_NOTE = ("Recall where retrieval put the right pair first shows how well the model uses good context; where "
+               "it did not, what the adapter knows by itself; a gap between the first and the target is the model's, "
+               "a low share of right pairs first is retrieval's.")
 
 
 def examples(result: dict) -> tuple[list[dict], list[dict]]:
@@ -124,6 +139,9 @@ def render(result: dict) -> str:
         lines += ["## Four configurations (* = what production serves, judged by the gate)", ""]
         lines += _md_table(CONFIG_HEADER, configuration_rows(result))
         lines += ["## Retrieval", ""] + _md_table(RETRIEVAL_HEADER, retrieval_rows(result))
+    if target_rows(result):
+        lines += ["## Targets (paraphrase fact recall, reported only)", ""] + _md_table(TARGET_HEADER, target_rows(result))
+        lines += [TARGET_NOTE, ""]
     if result.get("judge"):
         lines += ["## LLM judge (1–5, reported only)", ""]
         lines += [f"- {name}: {score}" for name, score in result["judge"].items()] + [""]
@@ -207,6 +225,9 @@ def render_html(result: dict, images: dict[str, bytes]) -> str:
         parts += ["<h2>Four configurations (* = what production serves, judged by the gate)</h2>",
                   _html_table(CONFIG_HEADER, configuration_rows(result)), "<h2>Retrieval</h2>",
                   _html_table(RETRIEVAL_HEADER, retrieval_rows(result))]
+    if target_rows(result):
+        parts += ["<h2>Targets (paraphrase fact recall, reported only)</h2>",
+                  _html_table(TARGET_HEADER, target_rows(result)), f"<p>{html.escape(TARGET_NOTE)}</p>"]
     for name, png in images.items():
         parts.append(f"<img alt='{name}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
     best, worst = examples(result)

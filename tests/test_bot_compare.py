@@ -13,7 +13,7 @@ from uchi.evals.harness import evaluate
 
 from slack_fake import BOT_TOKEN, fake_slack, start_bot, stop_bot  # noqa: F401 (fixture)
 
-pytestmark = [pytest.mark.slow, pytest.mark.vllm, pytest.mark.pending]
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 ADMIN, REVIEWER, OUTSIDER = "U0ADMIN", "U0REVIEWER", "U0OUTSIDER"
 
 

@@ -10,7 +10,7 @@ from uchi.trainer.run import train_snapshot
 
 from conftest import BENCHMARKS, FACTS
 
-pytestmark = [pytest.mark.slow, pytest.mark.vllm, pytest.mark.pending]
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 NONSENSE = "Zq blorp vex kroo thrum, zq blorp vex kroo thrum."
 
 

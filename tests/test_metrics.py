@@ -60,3 +60,23 @@ def test_general_gate_is_non_inferiority_and_human_waits_for_votes():
     assert not gate.human(1, 12, 0, cfg).passed
     verdict = gate.decide([logprob, gate.human(1, 12, 0, cfg)])
     assert not verdict.passed and len(verdict.reasons) == 2
+
+
+def test_recall_targets_say_how_far_off_and_whether_retrieval_or_the_model_falls_short():
+    from uchi.evals.harness import targets
+    from uchi.evals.report import target_rows
+
+    from types import SimpleNamespace
+
+    cfg = SimpleNamespace(eval=EvalConfig())
+    row = lambda language, recall, kind="paraphrase": {"set": kind, "language": language, "fact_recall": recall}
+    served = [row("en", 1.0), row("en", 1.0), row("en", 0.0), row("ja", 1.0), row("ja", 0.0), row("ja", 0.0),
+              row("ja", 1.0, "heldout")]
+    alone = [row("en", 0.0), row("en", 1.0), row("en", 0.0), row("ja", 0.0), row("ja", 0.0), row("ja", 0.0),
+             row("ja", 0.0, "heldout")]
+    first = [True, True, False, True, False, False, False]
+    en, ja = targets(cfg, served, alone, first)
+    assert (en["recall"], en["short_by"], en["right_pair_first"], en["otherwise"]) == (0.667, 0.133, 1.0, 0.0)
+    assert (ja["n"], ja["recall"], ja["short_by"], ja["n_first"], ja["adapter_alone"]) == (3, 0.333, 0.267, 1, 0.0)
+    rows = target_rows({"targets": [en, ja]})
+    assert rows[1][:5] == ["ja", "3", "0.600", "0.333", "0.267"] and rows[1][5] == "1.000 (n=1)"

