@@ -1,6 +1,7 @@
 """Blind side-by-side votes in Slack: reviewers compare production and candidate answers in random order,
 and every vote re-decides the eval's gate (slow + vllm tiers; reuses the session's trained adapter)."""
 import json
+import shutil
 
 import pytest
 
@@ -18,8 +19,12 @@ ADMIN, REVIEWER, OUTSIDER = "U0ADMIN", "U0REVIEWER", "U0OUTSIDER"
 
 
 @pytest.fixture
-def compare_bot(fake_slack, trained, vllm, monkeypatch):
+def compare_bot(fake_slack, trained, vllm, monkeypatch, tmp_path):
     env, adapter = trained
+    # A copy of the trained state: this test's eval and votes must not reach the other tests sharing it
+    # (test_serving checks that promotion refuses an adapter nobody evaluated).
+    shutil.copytree(env["UCHI_STATE_DIR"], tmp_path / "state", ignore=shutil.ignore_patterns("*.lock"))
+    env = env | {"UCHI_STATE_DIR": str(tmp_path / "state")}
     for name, value in (env | {"UCHI_SLACK_API_URL": fake_slack.api_url, "UCHI_SLACK_ADMINS": ADMIN,
                                "UCHI_SLACK_REVIEWERS": REVIEWER, "UCHI_EVAL_MIN_VOTES": "4",
                                "UCHI_SERVING_PORT": vllm["env"]["UCHI_SERVING_PORT"]}).items():
