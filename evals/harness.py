@@ -99,7 +99,7 @@ def retrieve(cfg: Config, store: Store,
         ids = [h.pair_id for h in hits]
         first.append(item.set == "paraphrase" and ids[:1] == [item.pair_id])
         if item.set == "paraphrase":
-            found.setdefault(item.language, []).append((ids[:1] == [item.pair_id], item.pair_id in ids[:3]))
+            found.setdefault(item.language, []).append((first[-1], item.pair_id in ids[:3]))
     quality = {language: {"n": len(v), "top1": round(sum(a for a, _ in v) / len(v), 3),
                           "top3": round(sum(b for _, b in v) / len(v), 3)} for language, v in found.items()}
     return contexts, first, quality
