@@ -48,7 +48,7 @@ def fill(store: Store, total: int, rng: random.Random) -> None:
                      "updated_at": now()})
     with store.transaction():
         ids = [store.db["pairs"].insert(r).last_pk for r in rows]
-        noise = np.random.default_rng(0).standard_normal((len(ids), 384)).astype(np.float32)
+        noise = np.random.default_rng(0).standard_normal((len(ids), embeddings.DIMENSIONS)).astype(np.float32)
         noise /= np.linalg.norm(noise, axis=1, keepdims=True)
         store.db["pair_embeddings"].insert_all({"pair_id": pid, "model": embeddings.MODEL, "vector": v.tobytes()}
                                                for pid, v in zip(ids, noise))

@@ -13,6 +13,7 @@ from uchi import wheels
 from uchi.errors import UchiError
 
 MODEL = "all-MiniLM-L6-v2"
+DIMENSIONS = 384
 
 
 def model_dir() -> Path:
@@ -44,4 +45,4 @@ def encode(texts: list[str], batch_size: int = 64) -> np.ndarray:
         mask = batch["attention_mask"].unsqueeze(-1).float()
         vectors = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
         out.append(vectors.numpy().astype(np.float32))
-    return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
+    return np.concatenate(out) if out else np.zeros((0, DIMENSIONS), dtype=np.float32)

@@ -3,7 +3,7 @@ import pytest
 
 from uchi.data.importer import import_file
 from uchi.data.pairs import NewPair, add_pairs, review
-from uchi.data.retrieval import Retriever, lexical
+from uchi.data.retrieval import LexicalIndex, Retriever
 from uchi.data.snapshot import messages
 from uchi.data.samples import company_file as sample_company
 
@@ -51,7 +51,7 @@ def test_a_pair_is_retrievable_the_moment_it_is_approved(store, cfg):
     assert retriever.search(store, question) == []  # pending pairs are not knowledge yet
     review(store, [pair_id], "approved", "U_REVIEWER")
     assert [h.pair_id for h in retriever.search(store, question)] == [pair_id]
-    assert lexical(store, "ゾルベル") == []
+    assert LexicalIndex().search(store, "ゾルベル") == []
     review(store, [pair_id], "rejected", "U_REVIEWER")
     assert retriever.search(store, question) == []
 
@@ -69,3 +69,18 @@ def test_context_goes_into_the_prompt_the_same_way_everywhere():
     assert turns[0]["content"].startswith("社内の情報：\nQ: VPNクライアントは？") and turns[0]["content"].endswith(
         "質問：VPNは何ですか？")
     assert messages("Hi?")[0]["content"] == "Hi?"
+
+
+def test_an_edited_pair_is_searched_by_its_new_text(store, cfg):
+    retriever = Retriever(cfg.retrieval)
+    [pair_id] = add_pairs(store, [NewPair("Where is the Zorbel espresso machine?",
+                                          "The Zorbel espresso machine is on floor 7, next to room 7-14.")],
+                          source="test", author="U1", heldout_percent=cfg.data.heldout_percent, status="approved",
+                          reviewer="U_REVIEWER")
+    old, new = "On which floor can I find the Zorbel coffee machine?", "Which person fixes the Quillon forklift?"
+    assert [h.pair_id for h in retriever.search(store, old)] == [pair_id]
+    # Text changes in place when forgetting hands a pair to another author; its old embedding must not linger.
+    store.db["pairs"].update(pair_id, {"question": "Who repairs the Quillon forklift?",
+                                       "answer": "Dana Okafor repairs the Quillon forklift on Tuesdays."})
+    assert retriever.search(store, old) == []
+    assert [h.pair_id for h in retriever.search(store, new)] == [pair_id]

@@ -82,9 +82,15 @@ def run(cfg: Config, keep_serving: bool = False) -> dict:
             print(f"production is now {adapter['version']}")
         _step("6. before / after on paraphrased questions (never seen in these words)")
         before = {r["question"]: r for r in result["items"]["base"]}
-        for item in [r for r in result["items"]["candidate"] if r["set"] == "paraphrase"][:SHOWN]:
+        scored = [(before[c["question"]]["fact_recall"], c) for c in result["items"]["candidate"]
+                  if c["set"] == "paraphrase" and c["fact_recall"] is not None]
+        gained = [c for was, c in scored if c["fact_recall"] > was]
+        lost = [c for was, c in scored if c["fact_recall"] < was]
+        print(f"of {len(scored)} paraphrased questions, {adapter['version']} recalls more facts than the base model "
+              f"on {len(gained)} and fewer on {len(lost)}; some of each:")
+        for label, item in [("learned", c) for c in gained[:SHOWN - 2]] + [("worse", c) for c in lost[:2]]:
             answer = ask(cfg, store, client, item["question"], asker=ACTOR, channel="demo")
-            print(f"\nQ: {item['question']}\n  base:  {before[item['question']]['answer']}\n"
+            print(f"\nQ: {item['question']}   ({label})\n  base:  {before[item['question']]['answer']}\n"
                   f"  uchi:  {answer['answer']}   [{answer['adapter_version'] or 'base'}]\n"
                   f"  truth: {item['reference']}")
         base_recall = result["scores"]["base"]["paraphrase"]["fact_recall"]
