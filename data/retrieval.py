@@ -22,6 +22,8 @@ MAX_GRAMS = 120
 # Postings one lexical query may read: 500 kept the sample company's top-1/top-3 and met 20 ms p95 at 100k pairs.
 MAX_POSTINGS = 500
 RRF_K = 60
+# More changed pairs than this since the last search: reload every vector rather than patch.
+RELOAD_AFTER = 5000
 # (dense, lexical) weights per query language, from the measurement above.
 WEIGHTS = {"en": (1.0, 0.0), "ja": (0.5, 1.0)}
 
@@ -46,8 +48,8 @@ def trigrams(text: str) -> set[str]:
 
 
 def changes(store: Store) -> int:
-    """A number that moves whenever a pair retrieval can see changes (0008_retrieval_changes.sql)."""
-    return store.one("SELECT n FROM retrieval_changes WHERE id = 1")["n"]
+    """The latest change to a pair that retrieval can see (0008_retrieval_changes.sql); 0 before any."""
+    return store.one("SELECT COALESCE(MAX(id), 0) AS n FROM retrieval_changes")["n"]
 
 
 class LexicalIndex:
@@ -112,13 +114,32 @@ class DenseIndex:
         self.stamp = None
 
     def sync(self, store: Store, stamp: int) -> None:
+        """Apply the pairs changed since the last sync, or reload every vector when too far behind."""
         import torch
 
         if stamp == self.stamp:
             return
+        oldest = store.one("SELECT MIN(id) AS m FROM retrieval_changes")["m"]
+        if self.stamp is None or oldest is None or oldest > self.stamp + 1 or stamp - self.stamp > RELOAD_AFTER:
+            self.ids, vectors = self._approved(store, None)
+            self.matrix = torch.from_numpy(vectors.astype(np.float16))
+        else:
+            changed = sorted({r["pair_id"] for r in store.rows(
+                "SELECT pair_id FROM retrieval_changes WHERE id > ? AND id <= ?", [self.stamp, stamp])})
+            kept = ~np.isin(self.ids, changed)
+            ids, vectors = self._approved(store, changed)
+            self.ids = np.concatenate([self.ids[kept], ids])
+            self.matrix = torch.cat([self.matrix[torch.from_numpy(kept)], torch.from_numpy(vectors.astype(np.float16))])
+        self.stamp = stamp
+
+    @staticmethod
+    def _approved(store: Store, among: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and embeddings of the approved pairs (all, or those among the given ids), encoding any missing."""
+        where = "" if among is None else f" AND p.id IN ({','.join('?' * len(among))})"
+        params = [embeddings.MODEL] + ([] if among is None else among)
         missing = store.rows("SELECT p.id, p.question, p.answer FROM pairs p LEFT JOIN pair_embeddings e "
-                             "ON e.pair_id = p.id AND e.model = ? WHERE p.status = 'approved' AND e.pair_id IS NULL",
-                             [embeddings.MODEL])
+                             "ON e.pair_id = p.id AND e.model = ? WHERE p.status = 'approved' AND e.pair_id IS NULL"
+                             + where, params)
         if missing:
             vectors = embeddings.encode([f"{r['question']} {r['answer']}" for r in missing])
             with store.transaction():
@@ -126,12 +147,10 @@ class DenseIndex:
                     [{"pair_id": r["id"], "model": embeddings.MODEL, "vector": v.tobytes()}
                      for r, v in zip(missing, vectors)], pk="pair_id")
         rows = store.rows("SELECT e.pair_id, e.vector FROM pair_embeddings e JOIN pairs p ON p.id = e.pair_id "
-                          "WHERE p.status = 'approved' AND e.model = ? ORDER BY e.pair_id", [embeddings.MODEL])
+                          "WHERE p.status = 'approved' AND e.model = ?" + where + " ORDER BY e.pair_id", params)
         vectors = np.frombuffer(b"".join(r["vector"] for r in rows), dtype=np.float32)
-        vectors = vectors.reshape(len(rows), embeddings.DIMENSIONS)
-        self.ids = np.array([r["pair_id"] for r in rows], dtype=np.int64)
-        self.matrix = torch.from_numpy(vectors.astype(np.float16))
-        self.stamp = stamp
+        return (np.array([r["pair_id"] for r in rows], dtype=np.int64),
+                vectors.reshape(len(rows), embeddings.DIMENSIONS))
 
     def search(self, question: str, limit: int = CANDIDATES) -> tuple[list[int], dict[int, float]]:
         import torch

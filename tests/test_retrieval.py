@@ -84,3 +84,21 @@ def test_an_edited_pair_is_searched_by_its_new_text(store, cfg):
                                        "answer": "Dana Okafor repairs the Quillon forklift on Tuesdays."})
     assert retriever.search(store, old) == []
     assert [h.pair_id for h in retriever.search(store, new)] == [pair_id]
+
+
+def test_an_index_further_behind_than_the_change_log_reloads(store, cfg):
+    retriever = Retriever(cfg.retrieval)
+    question = "On which floor can I find the Zorbel coffee machine?"
+    assert retriever.search(store, question) == []
+    seen = retriever.dense.stamp
+    [pair_id, other] = add_pairs(store, [NewPair("Where is the Zorbel espresso machine?",
+                                                 "The Zorbel espresso machine is on floor 7, next to room 7-14."),
+                                         NewPair("Who waters the lobby plants?", "Facilities waters them on Mondays.")],
+                                 source="test", author="U1", heldout_percent=cfg.data.heldout_percent)
+    review(store, [pair_id], "approved", "U_REVIEWER")
+    with store.transaction():  # more changes than the store keeps, none of them retrievable
+        store.db.conn.executemany("UPDATE pairs SET status = ? WHERE id = ?",
+                                  [("rejected" if i % 2 else "pending", other) for i in range(10_001)])
+    assert store.one("SELECT MIN(id) AS m FROM retrieval_changes")["m"] > seen + 1
+    assert store.one("SELECT COUNT(*) AS n FROM retrieval_changes")["n"] <= 10_001
+    assert [h.pair_id for h in retriever.search(store, question)] == [pair_id]

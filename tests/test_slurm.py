@@ -20,6 +20,11 @@ pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "slurm-local.sh"
 APT_UNREACHABLE = 3
+DAEMONS = ("slurmd", "slurmctld", "munged")
+
+
+def _running(name: str) -> bool:
+    return subprocess.run(["pgrep", "-x", name], capture_output=True).returncode == 0
 
 
 @pytest.fixture(scope="session")
@@ -27,11 +32,15 @@ def slurm():
     if shutil.which("sinfo") is None and os.geteuid() != 0:
         pytest.skip("Slurm is not installed and installing it needs root: run as root (as CI does) or "
                     "`sudo bash scripts/slurm-local.sh` first")
+    before = {name for name in DAEMONS if _running(name)}
     done = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=900)
     if done.returncode == APT_UNREACHABLE:
         pytest.skip(f"apt-get could not install slurm-wlm and munge (no reachable Debian mirror):\n{done.stderr[-2000:]}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
+    yield done.stdout
+    for name in DAEMONS:  # stop what this fixture started; a cluster that was already running keeps running
+        if name not in before:
+            subprocess.run(["pkill", "-x", name], check=False)
 
 
 def test_a_slurm_job_trains_and_registers_the_adapter(slurm, tmp_path, base_model_dir):

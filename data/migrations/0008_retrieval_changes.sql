@@ -1,18 +1,21 @@
--- A counter bumped by every change to a pair retrieval can see, so that the in-memory embedding index
--- checks one row before a search instead of scanning `pairs` (31 ms of every search at 100k pairs).
+-- Which pairs changed in a way retrieval can see, in order, so that the in-memory embedding index applies
+-- only those (a full reload took 1 s at 100k pairs) and checks one row before a search instead of scanning
+-- `pairs` (31 ms at 100k). The last 10,000 changes are kept; an index further behind reloads everything.
 CREATE TABLE retrieval_changes (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    n INTEGER NOT NULL
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pair_id INTEGER NOT NULL
 );
-INSERT INTO retrieval_changes (id, n) VALUES (1, 0);
 CREATE TRIGGER retrieval_changes_insert AFTER INSERT ON pairs BEGIN
-    UPDATE retrieval_changes SET n = n + 1 WHERE id = 1;
+    INSERT INTO retrieval_changes (pair_id) VALUES (new.id);
+    DELETE FROM retrieval_changes WHERE id <= (SELECT MAX(id) FROM retrieval_changes) - 10000;
 END;
 CREATE TRIGGER retrieval_changes_delete AFTER DELETE ON pairs BEGIN
-    UPDATE retrieval_changes SET n = n + 1 WHERE id = 1;
+    INSERT INTO retrieval_changes (pair_id) VALUES (old.id);
+    DELETE FROM retrieval_changes WHERE id <= (SELECT MAX(id) FROM retrieval_changes) - 10000;
 END;
 CREATE TRIGGER retrieval_changes_update AFTER UPDATE OF status, question, answer ON pairs BEGIN
-    UPDATE retrieval_changes SET n = n + 1 WHERE id = 1;
+    INSERT INTO retrieval_changes (pair_id) VALUES (new.id);
+    DELETE FROM retrieval_changes WHERE id <= (SELECT MAX(id) FROM retrieval_changes) - 10000;
 END;
 -- An edited pair's embedding describes its old text: drop it so that the next search encodes the new one.
 CREATE TRIGGER pair_embeddings_stale AFTER UPDATE OF question, answer ON pairs BEGIN
