@@ -19,7 +19,8 @@ from uchi.data.text import detect_language, normalize
 
 CANDIDATES = 20
 MAX_GRAMS = 120
-# Postings one lexical query may read: 500 kept the sample company's top-1/top-3 and met 20 ms p95 at 100k pairs.
+# Postings one lexical query may read: 500 kept the sample company's top-1/top-3 and brought the p95 of a
+# search at 100k pairs to ~19-20 ms (1,000: 21.9 ms, 2,000: 23.5 ms; docs/measurements.md).
 MAX_POSTINGS = 500
 RRF_K = 60
 # More changed pairs than this since the last search: reload every vector rather than patch.
