@@ -7,15 +7,15 @@ CREATE TABLE retrieval_changes (
 );
 CREATE TRIGGER retrieval_changes_insert AFTER INSERT ON pairs BEGIN
     INSERT INTO retrieval_changes (pair_id) VALUES (new.id);
-    DELETE FROM retrieval_changes WHERE id <= (SELECT MAX(id) FROM retrieval_changes) - 10000;
 END;
 CREATE TRIGGER retrieval_changes_delete AFTER DELETE ON pairs BEGIN
     INSERT INTO retrieval_changes (pair_id) VALUES (old.id);
-    DELETE FROM retrieval_changes WHERE id <= (SELECT MAX(id) FROM retrieval_changes) - 10000;
 END;
 CREATE TRIGGER retrieval_changes_update AFTER UPDATE OF status, question, answer ON pairs BEGIN
     INSERT INTO retrieval_changes (pair_id) VALUES (new.id);
-    DELETE FROM retrieval_changes WHERE id <= (SELECT MAX(id) FROM retrieval_changes) - 10000;
+END;
+CREATE TRIGGER retrieval_changes_prune AFTER INSERT ON retrieval_changes BEGIN
+    DELETE FROM retrieval_changes WHERE id <= new.id - 10000;
 END;
 -- An edited pair's embedding describes its old text: drop it so that the next search encodes the new one.
 CREATE TRIGGER pair_embeddings_stale AFTER UPDATE OF question, answer ON pairs BEGIN
