@@ -139,7 +139,7 @@ def render(result: dict) -> str:
         lines += ["## Four configurations (* = what production serves, judged by the gate)", ""]
         lines += _md_table(CONFIG_HEADER, configuration_rows(result))
         lines += ["## Retrieval", ""] + _md_table(RETRIEVAL_HEADER, retrieval_rows(result))
-    if target_rows(result):
+    if result.get("targets"):
         lines += ["## Targets (paraphrase fact recall, reported only)", ""] + _md_table(TARGET_HEADER, target_rows(result))
         lines += [TARGET_NOTE, ""]
     if result.get("judge"):
@@ -225,7 +225,7 @@ def render_html(result: dict, images: dict[str, bytes]) -> str:
         parts += ["<h2>Four configurations (* = what production serves, judged by the gate)</h2>",
                   _html_table(CONFIG_HEADER, configuration_rows(result)), "<h2>Retrieval</h2>",
                   _html_table(RETRIEVAL_HEADER, retrieval_rows(result))]
-    if target_rows(result):
+    if result.get("targets"):
         parts += ["<h2>Targets (paraphrase fact recall, reported only)</h2>",
                   _html_table(TARGET_HEADER, target_rows(result)), f"<p>{html.escape(TARGET_NOTE)}</p>"]
     for name, png in images.items():
