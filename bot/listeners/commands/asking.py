@@ -9,7 +9,7 @@ def ask(ack, command, client, context):
     ack()
     posted = client.chat_postMessage(channel=command["channel_id"], **blocks.question_post(lang, question))
     answering.answer(services, client, context, lang, answering.Question(
-        text=question, asker=command["user_id"], channel=command["channel_id"], ts=posted["ts"], thread_ts=None))
+        text=question, asker=command["user_id"], channel=command["channel_id"], ts=posted["ts"], thread_ts=None), command)
 
 
 def teach(ack, command, client, context):
