@@ -12,6 +12,7 @@ from uchi.bot import blocks
 from uchi.bot.backlog import Job
 from uchi.bot.errors import BotError, Reply, model_unavailable, report
 from uchi.data.store import Store
+from uchi.data.text import clean
 from uchi.errors import UchiError
 from uchi.serving.answers import ask
 
@@ -33,7 +34,7 @@ class Question:
 
 def question_text(raw: str, bot_user: str | None) -> str:
     """What the user wrote, as plain text: the bot's mention dropped, Slack's markup and escaping undone."""
-    value = _USER.sub(lambda m: "" if m.group(1) == bot_user else f"@{m.group(1)}", raw)
+    value = _USER.sub(lambda m: "" if m.group(1) == bot_user else f"@{m.group(1)}", clean(raw))
     value = _LINK.sub(lambda m: m.group(1), value)
     value = value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return re.sub(r"[ \t]+", " ", value).strip()

@@ -548,3 +548,60 @@ def stop_bot(harness: Harness):
         raise harness.services.bugs[0]
     failures = harness.fake.failures()
     assert not failures, f"Slack refused the bot's calls: {[(c.method, c.response) for c in failures]}"
+
+
+class SlowModel:
+    """A model server at the network edge for load without a GPU: OpenAI-compatible /v1/chat/completions on
+    127.0.0.1:0 that takes `delay_s` per answer, counting the most answers it was asked for at once."""
+
+    def __init__(self, delay_s: float, answer: str = "Book the Lab Deck in the facilities calendar."):
+        self.delay_s, self.answer = delay_s, answer
+        self.active = self.most = self.served = 0
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _model_handler(self))
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def complete(self) -> dict:
+        with self._lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        try:
+            time.sleep(self.delay_s)
+        finally:
+            with self._lock:
+                self.active -= 1
+                self.served += 1
+        return {"id": "c", "object": "chat.completion", "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": self.answer}}]}
+
+
+def _model_handler(model: SlowModel):
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, status: int, body: dict):
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            if self.path == "/health":
+                self._send(200, {})
+            else:
+                self._send(200, {"object": "list", "data": [{"id": "base", "object": "model"}]})
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send(200, model.complete())
+
+        def log_message(self, *args):
+            pass
+
+    return Handler

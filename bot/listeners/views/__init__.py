@@ -7,6 +7,7 @@ import json
 
 from uchi.bot import blocks, feedback, review
 from uchi.bot.messages import text
+from uchi.data.text import clean
 
 VIEWS = ("correction", "teach", "review_edit")
 
@@ -21,7 +22,7 @@ def _metadata(view) -> dict:
 
 def _values(view) -> tuple[str, str]:
     state = view["state"]["values"]
-    return tuple((state.get(block, {}).get("value", {}).get("value") or "") for block in ("question", "answer"))
+    return tuple(clean(state.get(block, {}).get("value", {}).get("value") or "") for block in ("question", "answer"))
 
 
 def _thanks(lang: str, title: str, saved: feedback.Saved) -> dict:
