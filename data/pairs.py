@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from uchi.data import conflicts, dedup, limits, merge
 from uchi.data.redact import redact
 from uchi.data.store import Store, now
-from uchi.data.text import LANGUAGES, detect_language, question_key
+from uchi.data.text import question_key
 from uchi.errors import UchiError
+from uchi.language import LANGUAGES, detect_language
 
 STATUSES = ("pending", "approved", "rejected")
 

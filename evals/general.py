@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 from uchi.config import Config
-from uchi.data.snapshot import messages
 from uchi.data.store import Store
 from uchi.evals import cache
-from uchi.evals.loglik import Scorer
 from uchi.evals.tasks import TASKS
+from uchi.prompt import messages
 
 DIVERGENCE_TASK = "divergence"
 
@@ -63,6 +62,9 @@ def summarise(task, rows: list[dict], chance: float) -> dict:
 def score_system(cfg: Config, store: Store, system: str, base_path: Path, adapter_path: Path | None,
                  log=print) -> dict:
     """Benchmarks (and, for an adapter, divergence from base) for one system, reusing cached results."""
+    # torch loads only when something is not cached yet, and never in a process that only reports or answers.
+    from uchi.evals.loglik import Scorer
+
     results, scorer = {}, None
     for task in tasks(cfg):
         items = task.sample(cfg.eval.benchmark_items, cfg.eval.seed)

@@ -21,9 +21,8 @@ from tqdm.auto import tqdm
 
 from uchi.config import TrainConfig
 from uchi.errors import UchiError
-from uchi.trainer import checkpoint, distributed
+from uchi.trainer import checkpoint, distributed, lora
 from uchi.trainer.examples import IGNORE, Example, collate, encode
-from uchi.trainer import lora
 from uchi.trainer.lora import make_optimizer
 from uchi.trainer.loss import AnswerLoss
 from uchi.trainer.mixture import Mixture

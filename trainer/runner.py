@@ -19,7 +19,7 @@ from uchi.config import Config
 from uchi.data.store import Store
 from uchi.errors import UchiError
 from uchi.trainer.lock import training_lock
-from uchi.trainer.run import create, fail, reopen, workdir
+from uchi.trainer.runs import create, fail, get, reopen, workdir
 from uchi.trainer.sharing import gpu_for_training
 
 SLURM_DONE = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
@@ -74,7 +74,7 @@ class LocalRunner:
             raise
         finally:
             follower.poll()
-        run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
+        run = get(store, run_id)
         if run["status"] == "running":
             fail(store, cfg, run, f"the training process exited with code {self.process.returncode}")
 
@@ -140,7 +140,7 @@ class SlurmRunner:
             raise
         finally:
             follower.poll()
-        run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
+        run = get(store, run_id)
         if run["status"] == "running":
             fail(store, cfg, run, f"Slurm job {job_id} ended {state} before the run finished")
 
@@ -155,15 +155,15 @@ def launch(cfg: Config, store: Store, *, runner: str | None = None, resume: int 
     with training_lock(cfg, f"run #{resume} resumed via {name}" if resume else f"a run via {name}"):
         run_id = reopen(cfg, store, resume)["id"] if resume else create(cfg, store, runner=name)
         chosen = RUNNERS[name]()
-        with gpu_for_training(cfg, store, store.one("SELECT * FROM runs WHERE id = ?", [run_id]), log):
+        with gpu_for_training(cfg, store, get(store, run_id), log):
             try:
                 chosen.submit(cfg, store, run_id)
             except BaseException as exc:
-                fail(store, cfg, store.one("SELECT * FROM runs WHERE id = ?", [run_id]), f"not started: {exc}")
+                fail(store, cfg, get(store, run_id), f"not started: {exc}")
                 raise
             log(f"run {run_id}: started via {name}; log {workdir(cfg, run_id) / 'train.log'}")
             chosen.wait(cfg, store, run_id, log)
-        run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
+        run = get(store, run_id)
     if run["status"] != "succeeded":
         raise UchiError(f"run #{run_id} failed: {run['error'].splitlines()[0]} (log: {run['log_path']})")
     return store.adapter(run["adapter_version"])
