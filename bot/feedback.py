@@ -16,8 +16,6 @@ from uchi.data.pairs import NewPair, add_pairs
 from uchi.data.redact import redact
 from uchi.data.store import Store, now
 
-SOURCES = ("slack:correction", "slack:teach", "slack:shortcut")
-
 
 @dataclass
 class Saved:

@@ -17,8 +17,6 @@ from uchi.data import audit
 from uchi.data.store import Store
 from uchi.errors import UchiError
 
-ROLES = ("admin", "reviewer")
-
 
 class Roles:
     def __init__(self, cfg: SlackConfig):

@@ -9,6 +9,7 @@ import statistics
 import time
 from pathlib import Path
 
+from uchi import basemodel
 from uchi.config import Config
 from uchi.data.store import Store
 from uchi.evals import cache
@@ -34,7 +35,7 @@ def base_responses(cfg: Config, store: Store, base_path: Path) -> list[tuple[str
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     bank = prompts()
-    cache_key = cache.key(f"base:{base_path}", "general-responses", [p["prompt"] for p in bank], {"tokens": 48})
+    cache_key = cache.key(f"base:{basemodel.fingerprint(base_path)}", "general-responses", [p["prompt"] for p in bank], {"tokens": 48})
     found = cache.get(store, cache_key)
     if found is None:
         tokenizer = AutoTokenizer.from_pretrained(base_path, padding_side="left")

@@ -63,7 +63,10 @@ def breakdown(rows: list[dict]) -> dict:
 
 
 def system_id(cfg: Config, version: str | None) -> str:
-    return f"adapter:{version}" if version else f"base:{cfg.model.base}"
+    """What a cached result was produced by: an adapter version (named by its weights' hash) on this base
+    model, or the base model alone, both named by the base checkpoint's content rather than its name."""
+    base = f"base:{basemodel.fingerprint(basemodel.resolve(cfg))}"
+    return f"{base}+adapter:{version}" if version else base
 
 
 def company_answers(cfg: Config, store: Store, client: ModelClient, version: str | None,

@@ -63,20 +63,9 @@ class LocalRunner:
         store.db["runs"].update(run_id, {"runner": self.name, "pid": self.process.pid, "log_path": str(log_path)})
 
     def wait(self, cfg: Config, store: Store, run_id: int, log) -> None:
-        follower = LogFollower(workdir(cfg, run_id) / "train.log", log)
-        try:
-            while self.process.poll() is None:
-                follower.poll()
-                time.sleep(0.5)
-        except BaseException:
-            self.process.terminate()
-            self.process.wait()
-            raise
-        finally:
-            follower.poll()
-        run = get(store, run_id)
-        if run["status"] == "running":
-            fail(store, cfg, run, f"the training process exited with code {self.process.returncode}")
+        follow(cfg, store, run_id, log, running=lambda: self.process.poll() is None, poll_s=0.5,
+               stop=lambda: (self.process.terminate(), self.process.wait()),
+               ended=lambda: f"the training process exited with code {self.process.returncode}")
 
 
 class SlurmRunner:
@@ -126,23 +115,35 @@ class SlurmRunner:
         return found.group(1) if found else "GONE"
 
     def wait(self, cfg: Config, store: Store, run_id: int, log) -> None:
-        job_id = store.one("SELECT job_id FROM runs WHERE id = ?", [run_id])["job_id"]
-        follower = LogFollower(workdir(cfg, run_id) / "train.log", log)
-        state = "PENDING"
-        try:
-            while state not in SLURM_DONE and state != "GONE":
-                follower.poll()
-                time.sleep(cfg.train.slurm_poll_s)
-                state = self.state(job_id)
-        except BaseException:
-            # Leaving the job running would let it overlap the next run once the lock is released.
-            subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
-            raise
-        finally:
+        job_id = get(store, run_id)["job_id"]
+        state = ["PENDING"]
+
+        def running() -> bool:
+            state[0] = self.state(job_id)
+            return state[0] not in SLURM_DONE and state[0] != "GONE"
+
+        # Leaving the job running would let it overlap the next run once the lock is released.
+        follow(cfg, store, run_id, log, running=running, poll_s=cfg.train.slurm_poll_s,
+               stop=lambda: subprocess.run(["scancel", job_id], capture_output=True, timeout=60),
+               ended=lambda: f"Slurm job {job_id} ended {state[0]} before the run finished")
+
+
+def follow(cfg: Config, store: Store, run_id: int, log, *, running, poll_s: float, stop, ended) -> None:
+    """Stream the run's log while `running()`; `stop()` the worker if this process is interrupted; a worker
+    that ended without finishing its run leaves the run failed with `ended()` as the reason."""
+    follower = LogFollower(workdir(cfg, run_id) / "train.log", log)
+    try:
+        while running():
             follower.poll()
-        run = get(store, run_id)
-        if run["status"] == "running":
-            fail(store, cfg, run, f"Slurm job {job_id} ended {state} before the run finished")
+            time.sleep(poll_s)
+    except BaseException:
+        stop()
+        raise
+    finally:
+        follower.poll()
+    run = get(store, run_id)
+    if run["status"] == "running":
+        fail(store, cfg, run, ended())
 
 
 RUNNERS = {"local": LocalRunner, "slurm": SlurmRunner}

