@@ -9,8 +9,6 @@ from uchi.bot import blocks, feedback, review
 from uchi.bot.messages import text
 from uchi.data.text import clean
 
-VIEWS = ("correction", "teach", "review_edit")
-
 
 def _metadata(view) -> dict:
     try:
@@ -77,7 +75,9 @@ def review_edit(ack, body, view, client, context):
     review.publish_home(services, client, user, lang)
 
 
+VIEWS = {"correction": correction, "teach": teach, "review_edit": review_edit}
+
+
 def register(app) -> None:
-    app.view("correction")(correction)
-    app.view("teach")(teach)
-    app.view("review_edit")(review_edit)
+    for callback_id, listener in VIEWS.items():
+        app.view(callback_id)(listener)
