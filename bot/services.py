@@ -13,7 +13,7 @@ from uchi.modelclient import ModelClient
 
 # Listener work after ack (placeholders, a training run) runs on these threads; Bolt's default is 5. Answers
 # run in the backlog, so these stay free for acks.
-WORKERS = 16
+WORKERS = 64
 
 
 @dataclass

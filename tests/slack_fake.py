@@ -554,11 +554,11 @@ class SlowModel:
     """A model server at the network edge for load without a GPU: OpenAI-compatible /v1/chat/completions on
     127.0.0.1:0 that takes `delay_s` per answer, counting the most answers it was asked for at once."""
 
-    def __init__(self, delay_s: float, answer: str = "Book the Lab Deck in the facilities calendar."):
+    def __init__(self, delay_s: float, answer: str = "Book the Lab Deck in the facilities calendar.", port: int = 0):
         self.delay_s, self.answer = delay_s, answer
         self.active = self.most = self.served = 0
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _model_handler(self))
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _model_handler(self))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -581,7 +581,7 @@ class SlowModel:
             {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": self.answer}}]}
 
 
-def _model_handler(model: SlowModel):
+def _model_handler(model):
     class Handler(BaseHTTPRequestHandler):
         def _send(self, status: int, body: dict):
             payload = json.dumps(body).encode()
@@ -605,3 +605,11 @@ def _model_handler(model: SlowModel):
             pass
 
     return Handler
+
+
+if __name__ == "__main__":  # a SlowModel in a process of its own, for benchmarks that kill it
+    import sys
+
+    served = SlowModel(float(sys.argv[1]), port=int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    print(served.server.server_port, flush=True)
+    threading.Event().wait()

@@ -62,3 +62,64 @@ def test_systemd_units_verify(tmp_path):
         assert result.returncode == 0 and not problems, (unit.name, result.stdout, result.stderr)
     assert {u.name for u in (ROOT / "deploy" / "systemd").glob("*.service")} == {"uchi-serve.service",
                                                                                   "uchi-bot.service"}
+
+
+# vLLM's stand-in for the supervisor: healthy on /health, deaf to SIGTERM, with a child of its own.
+STUB_VLLM = """
+import http.server, signal, subprocess, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+open(sys.argv[2], "w").write(f"{child.pid}")
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
+"""
+# The real supervisor (uchi serve's loop and signal handling), with vLLM's command line swapped for the stand-in.
+SUPERVISE = """
+import sys
+from pathlib import Path
+from uchi import config
+from uchi.serving import server, supervisor
+server.gpu_count = lambda: 0
+server.command = lambda cfg, target, port, gpus: [sys.executable, sys.argv[1], str(port), sys.argv[2]]
+supervisor.base_target = lambda cfg: server.Target(Path("."), "base", lora=False)
+try:
+    supervisor.Supervisor(config.load()).run()
+except KeyboardInterrupt:
+    pass
+"""
+
+
+def test_sigterm_stops_the_supervisor_its_server_group_and_frees_the_port(tmp_path):
+    from conftest import free_port
+
+    port = free_port()
+    (tmp_path / "stub.py").write_text(STUB_VLLM)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UCHI_")} | {
+        "UCHI_STATE_DIR": str(tmp_path / "state"), "UCHI_SERVING_PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-c", SUPERVISE, str(tmp_path / "stub.py"), str(tmp_path / "child")],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "vLLM serves base" in process.stdout.readline()
+        leader = int(subprocess.run(["pgrep", "-f", str(tmp_path / "stub.py")], capture_output=True,
+                                    text=True).stdout.split()[0])
+        child = int((tmp_path / "child").read_text())
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        took = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+    deadline = time.monotonic() + 3
+    while (alive(leader) or alive(child)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(leader) and not alive(child)
+    assert took < 10.0 and process.returncode == 0
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # free again
