@@ -64,11 +64,12 @@ def test_systemd_units_verify(tmp_path):
                                                                                   "uchi-bot.service"}
 
 
-# vLLM's stand-in for the supervisor: healthy on /health, deaf to SIGTERM, with a child of its own.
+# vLLM's stand-in for the supervisor: healthy on /health, with a child (its engine core) deaf to SIGTERM
+# that outlives it: the supervisor must kill the rest of the group after the leader exits.
 STUB_VLLM = """
-import http.server, signal, subprocess, sys
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+import http.server, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, "
+                          "signal.SIG_IGN); time.sleep(600)"])
 open(sys.argv[2], "w").write(f"{child.pid}")
 class Health(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -122,4 +123,10 @@ def test_sigterm_stops_the_supervisor_its_server_group_and_frees_the_port(tmp_pa
     assert took < 10.0 and process.returncode == 0
     import socket
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))  # free again
+        assert sock.connect_ex(("127.0.0.1", port)) != 0  # nothing listens
+    with socket.socket() as sock:
+        # A new server can take the port (as vLLM does, with SO_REUSEADDR: the health checks' closed
+        # connections may linger in TIME_WAIT).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
