@@ -196,3 +196,20 @@ def test_stopping_finishes_the_answer_under_way_and_tells_those_waiting(slow_bot
     texts = [c.args["text"] for c in bot.fake.wait_for("chat.update", count=3)]
     assert sum("uchi is restarting" in t for t in texts) == 2 and sum("Lab Deck" in t for t in texts) == 1
     assert not bot.services.backlog.submit(None)
+
+
+def test_unreachable_slack_api_and_store_are_clear_startup_errors(monkeypatch, capsys, tmp_path):
+    from uchi.cli import main
+
+    monkeypatch.setenv("UCHI_SLACK_API_URL", f"http://127.0.0.1:{free_port()}/api/")  # nothing listens
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    assert main(["bot", "--http"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Slack API at http://127.0.0.1:" in err and "Traceback" not in err
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the state folder should be")
+    monkeypatch.setenv("UCHI_STATE_DIR", str(blocked))
+    assert main(["bot", "--http"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the store" in err and "Traceback" not in err
