@@ -68,6 +68,9 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
+    # "auto": cuda when torch sees a GPU; a CUDA build of torch that sees none is an error, not a CPU run.
+    # "cuda": refuse to start without a GPU; "cpu": train on the CPU even where there is one.
+    device: str = "auto"
     # "none": LoRA on full-precision weights. "nf4": QLoRA (bitsandbytes 4-bit nf4, double quant).
     quantization: str = "none"
     # LoRA rank; 0 = by data size: 8 under 100 pairs, else 16, never above serving.max_lora_rank (docs/trainer.md).
@@ -293,6 +296,7 @@ class Config:
 
 CHOICES = {
     ("train", "quantization"): ("none", "nf4"),
+    ("train", "device"): ("auto", "cpu", "cuda"),
     ("train", "precision"): ("auto", "fp32", "bf16", "fp16"),
     ("train", "gradient_checkpointing"): ("auto", "on", "off"),
     ("train", "optimizer"): ("auto", "adamw", "paged_adamw_8bit"),
