@@ -17,6 +17,8 @@ from pathlib import Path
 from uchi.errors import ConfigError
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
+# Shipped profiles: <name>/uchi.toml (settings for one base model) and <name>/config.json (its architecture).
+PROFILES = Path(__file__).resolve().parents[1] / "profiles"
 
 
 @dataclass
@@ -38,6 +40,9 @@ class ModelConfig:
     # The name vLLM serves the base model under, and the name answers from the base model record.
     served_name: str = "base"
     max_new_tokens: int = 64
+    # A profile (a name under profiles/, or a folder with uchi.toml + config.json) whose settings come before this
+    # file's: defaults < profile < uchi.toml < environment. "" = none.
+    profile: str = ""
 
 
 @dataclass
@@ -509,6 +514,41 @@ def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:
     return local if local.is_file() else None
 
 
+def profile_dir(profile: str) -> Path:
+    """A shipped profile's folder by name, or a folder given as a path."""
+    named = PROFILES / profile
+    return named if named.is_dir() else Path(profile)
+
+
+def profiles() -> list[str]:
+    return sorted(p.name for p in PROFILES.iterdir() if (p / "uchi.toml").is_file()) if PROFILES.is_dir() else []
+
+
+def _profile_document(profile: str, problems: list[str]) -> dict:
+    path = profile_dir(profile) / "uchi.toml"
+    if not path.is_file():
+        problems.append(f"model.profile = {profile!r}: no such profile; shipped: {', '.join(profiles())}, or a "
+                        "folder holding uchi.toml")
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: not valid TOML ({exc}); fix the syntax")
+        return {}
+    if "profile" in document.get("model", {}):
+        problems.append(f"{path}: a profile cannot name another profile (model.profile)")
+    return document
+
+
+def _merge_document(cfg: Config, document: dict, origin: str, problems: list[str]) -> None:
+    sections = {s.name for s in _sections()}
+    for section, values in document.items():
+        if section not in sections or not isinstance(values, dict):
+            problems.append(f"{origin}: unknown section [{section}]; sections are {', '.join(sorted(sections))}")
+            continue
+        _merge(cfg, section, values, origin, problems)
+
+
 def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
     """Resolve defaults, then the TOML file, then UCHI_SECTION_KEY variables; validate all at once."""
     env = os.environ if env is None else env
@@ -521,12 +561,14 @@ def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | 
             document = tomllib.loads(source.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError([f"{source}: not valid TOML ({exc}); fix the syntax"]) from None
-        sections = {s.name for s in _sections()}
-        for section, values in document.items():
-            if section not in sections or not isinstance(values, dict):
-                problems.append(f"{source}: unknown section [{section}]; sections are {', '.join(sorted(sections))}")
-                continue
-            _merge(cfg, section, values, str(source), problems)
+        model = document.get("model") if isinstance(document.get("model"), dict) else {}
+        profile = env.get("UCHI_MODEL_PROFILE") or model.get("profile", "")
+        if profile:
+            _merge_document(cfg, _profile_document(str(profile), problems), "profile " + str(profile), problems)
+        _merge_document(cfg, document, str(source), problems)
+    elif env.get("UCHI_MODEL_PROFILE"):
+        _merge_document(cfg, _profile_document(env["UCHI_MODEL_PROFILE"], problems),
+                        "profile " + env["UCHI_MODEL_PROFILE"], problems)
     for name, raw in env.items():
         if not name.startswith("UCHI_") or name == "UCHI_CONFIG":
             continue
