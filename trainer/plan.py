@@ -96,14 +96,17 @@ class Training:
 
 def training_memory(arch: Architecture, method: str, *, batch_size: int, seq_len: int, rank: int = 16,
                     answer_share: float = 0.5, checkpointing: bool = True, adam8bit: bool = True,
-                    logit_bytes: float = LOGIT_BYTES) -> Training:
+                    logit_bytes: float = LOGIT_BYTES, head_bytes: float | None = None) -> Training:
     """Torch's allocated peak (GiB) of one training step. answer_share: the share of tokens whose logits are
-    computed (uchi projects answer tokens only, trainer/loss.py); logit_bytes: per logit kept at the peak."""
+    computed (uchi projects answer tokens only, trainer/loss.py); logit_bytes: per logit kept at the peak;
+    head_bytes: per embedding/output weight (QLoRA: PEFT's prepare_model_for_kbit_training upcasts them to fp32)."""
     tokens = batch_size * seq_len
     body = arch.layers * arch.linear_per_layer
     head = arch.embedding * (1 if arch.tied else 2)
+    if head_bytes is None:
+        head_bytes = 4 if method == "qlora" else 2
     if method == "qlora":
-        weights = body * NF4_BYTES + head * 2
+        weights = body * NF4_BYTES + head * head_bytes
     else:
         weights = arch.params * 2
     if method == "full":
@@ -121,8 +124,8 @@ def training_memory(arch: Architecture, method: str, *, batch_size: int, seq_len
     if method == "qlora":
         activations += arch.hidden * arch.intermediate * 2  # the largest weight, dequantized in bf16 for its matmul
     logits = tokens * answer_share * arch.vocab * logit_bytes
-    return Training(method, batch_size, seq_len, round(weights / GIB, 2), round(trainable / GIB, 2),
-                    round(activations / GIB, 2), round(logits / GIB, 2))
+    return Training(method, batch_size, seq_len, round(weights / GIB, 4), round(trainable / GIB, 4),
+                    round(activations / GIB, 4), round(logits / GIB, 4))
 
 
 @dataclass(frozen=True)
@@ -209,8 +212,8 @@ def describe(result: Plan) -> str:
         mark = "<- train with this" if result.training is option else ("" if fits(option, result.gpu_gib)
                                                                       else "(does not fit)")
         lines.append(f"  {name:<6} batch {option.batch_size:>2} x {option.seq_len} tokens: peak {option.peak_gib:6.1f}"
-                     f" GiB (weights {option.weights_gib}, trainable {option.trainable_gib}, activations "
-                     f"{option.activations_gib}, logits {option.logits_gib}) {mark}".rstrip())
+                     f" GiB (weights {option.weights_gib:.2f}, trainable {option.trainable_gib:.2f}, activations "
+                     f"{option.activations_gib:.2f}, logits {option.logits_gib:.2f}) {mark}".rstrip())
     s = result.serving
     lines.append(f"  vLLM   weights {s.weights_gib} GiB + runtime {s.runtime_gib} GiB + KV cache {s.kv_cache_gib} "
                  f"GiB = {s.kv_tokens} tokens ({s.sequences} sequences of max_model_len)")
