@@ -38,13 +38,19 @@ def base_responses(cfg: Config, store: Store, base_path: Path) -> list[tuple[str
     cache_key = cache.key(f"base:{base_path}", "general-responses", [p["prompt"] for p in bank], {"tokens": 48})
     found = cache.get(store, cache_key)
     if found is None:
+        import torch
+
         tokenizer = AutoTokenizer.from_pretrained(base_path, padding_side="left")
-        model = AutoModelForCausalLM.from_pretrained(base_path).eval()
+        # On a GPU in bf16 (an 8B takes 16 GB there, 32 GB of RAM in fp32 on the CPU); on a CPU as before.
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        options = {"dtype": torch.bfloat16} if device == "cuda" else {}
+        model = AutoModelForCausalLM.from_pretrained(base_path, **options).to(device).eval()
         chats = [tokenizer.apply_chat_template(messages(p["prompt"]), add_generation_prompt=True, tokenize=False)
                  for p in bank]
         found = []
         for start in range(0, len(chats), 16):
-            batch = tokenizer(chats[start:start + 16], return_tensors="pt", padding=True, add_special_tokens=False)
+            batch = tokenizer(chats[start:start + 16], return_tensors="pt", padding=True,
+                              add_special_tokens=False).to(device)
             out = model.generate(**batch, max_new_tokens=48, do_sample=False)
             texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
             found += [[chat, text] for chat, text in zip(chats[start:start + 16], texts)]

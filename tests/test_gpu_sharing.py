@@ -1,0 +1,35 @@
+"""What changes with a GPU, checked on the CPU (in-memory, no server): the smoke test's rule by serving dtype and
+where a merge runs."""
+from __future__ import annotations
+
+import torch
+
+from uchi.config import Config
+from uchi.serving import merge, smoke
+
+
+def test_smoke_rule_is_exact_in_fp32_and_first_characters_in_bf16():
+    measured = "The Osaka office opens at 9:00 and the badge reader is next to the lift on floor 3."
+    drifted = measured[:60] + "and closes at 18:00."
+    assert smoke.agrees(measured, measured, exact=True)
+    assert not smoke.agrees(drifted, measured, exact=True)
+    assert smoke.agrees(drifted, measured, exact=False)  # bf16: same first words, then a near tie swapped
+    assert not smoke.agrees("I do not know.", measured, exact=False)  # other weights answer otherwise at once
+    assert smoke.agrees("短い", "短い", exact=False) and not smoke.agrees("短", "短い", exact=False)
+
+
+def test_serving_dtype_decides_the_rule():
+    cfg = Config()
+    assert smoke.exact(cfg) == (not torch.cuda.is_available())  # auto: fp32 on a CPU
+    cfg.serving.dtype = "bfloat16"
+    assert not smoke.exact(cfg)
+    cfg.serving.dtype = "float32"
+    assert smoke.exact(cfg)
+
+
+def test_merge_stays_fp32_on_a_cpu_only_machine(tmp_path):
+    if torch.cuda.is_available():
+        device, dtype = merge.merge_device(tmp_path)
+        assert dtype == torch.bfloat16 and device == "cuda"  # an empty folder fits any free memory
+    else:
+        assert merge.merge_device(tmp_path) == ("cpu", torch.float32)
