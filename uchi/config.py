@@ -9,6 +9,7 @@ import dataclasses
 import difflib
 import os
 import re
+import shutil
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -211,7 +212,8 @@ class ServingConfig:
     # restarts vLLM, and only production is served).
     mode: str = "lora"
     # Expose vLLM's /sleep and /wake_up (its development endpoints, loopback only) so that nightly
-    # training can borrow the GPU; on CPU sleeping only pauses scheduling.
+    # training can borrow the GPU; on CPU sleeping only pauses scheduling. Unset: on when this machine has a GPU
+    # (nvidia-smi) and vLLM listens on loopback, so that training on the same card gets it whole.
     sleep_mode: bool = False
     startup_timeout_s: int = 900
     request_timeout_s: float = 300.0
@@ -549,6 +551,25 @@ def _merge_document(cfg: Config, document: dict, origin: str, problems: list[str
         _merge(cfg, section, values, origin, problems)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _given(cfg: Config, section: str, key: str, env: typing.Mapping[str, str]) -> bool:
+    """Whether the file, its profile or the environment set the key (a default chosen by machine applies if not)."""
+    if f"UCHI_{section.upper()}_{key.upper()}" in env:
+        return True
+    documents = []
+    if cfg.source is not None:
+        document = tomllib.loads(cfg.source.read_text(encoding="utf-8"))
+        documents.append(document)
+        profile = env.get("UCHI_MODEL_PROFILE") or (document.get("model") or {}).get("profile")
+    else:
+        profile = env.get("UCHI_MODEL_PROFILE")
+    if profile and (profile_dir(str(profile)) / "uchi.toml").is_file():
+        documents.append(tomllib.loads((profile_dir(str(profile)) / "uchi.toml").read_text(encoding="utf-8")))
+    return any(isinstance(d.get(section), dict) and key in d[section] for d in documents)
+
+
 def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
     """Resolve defaults, then the TOML file, then UCHI_SECTION_KEY variables; validate all at once."""
     env = os.environ if env is None else env
@@ -575,6 +596,8 @@ def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | 
         section, _, key = name[5:].lower().partition("_")
         if section in {s.name for s in _sections()} and key:
             _merge(cfg, section, {key: raw}, f"${name}", problems)
+    if not _given(cfg, "serving", "sleep_mode", env):
+        cfg.serving.sleep_mode = bool(shutil.which("nvidia-smi")) and cfg.serving.host in LOOPBACK
     _validate(cfg, problems)
     if problems:
         raise ConfigError(problems)
