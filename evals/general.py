@@ -13,7 +13,7 @@ from uchi.config import Config
 from uchi.data.snapshot import messages
 from uchi.data.store import Store
 from uchi.evals import cache
-from uchi.evals.loglik import Scorer
+from uchi.evals.loglik import Scorer, ServedScorer
 from uchi.evals.tasks import TASKS
 
 DIVERGENCE_TASK = "divergence"
@@ -66,16 +66,26 @@ def summarise(task, rows: list[dict], chance: float) -> dict:
             "language": task.language}
 
 
+def through_vllm(cfg: Config) -> bool:
+    if cfg.eval.loglik != "auto":
+        return cfg.eval.loglik == "vllm"
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def score_system(cfg: Config, store: Store, system: str, base_path: Path, adapter_path: Path | None,
-                 log=print) -> dict:
-    """Benchmarks (and, for an adapter, divergence from base) for one system, reusing cached results."""
+                 log=print, served: tuple | None = None) -> dict:
+    """Benchmarks (and, for an adapter, divergence from base) for one system, reusing cached results.
+    served: (client, model name) to score the benchmarks through vLLM (eval.loglik)."""
     results, scorer = {}, None
     for task in tasks(cfg):
         items = task.sample(cfg.eval.benchmark_items, cfg.eval.seed)
         cache_key = cache.key(system, task.name, [i.id for i in items], {})
         rows = cache.get(store, cache_key)
         if rows is None:
-            scorer = scorer or Scorer(base_path, adapter_path)
+            scorer = scorer or (ServedScorer(base_path, *served, cfg.eval.concurrency) if served
+                                else Scorer(base_path, adapter_path))
             started = time.monotonic()
             rows = scorer.score_choices(items, task.language)
             log(f"  {system} {task.name}: {len(items)} items in {time.monotonic() - started:.0f}s")
@@ -86,7 +96,7 @@ def score_system(cfg: Config, store: Store, system: str, base_path: Path, adapte
         cache_key = cache.key(system, DIVERGENCE_TASK, [r[0] for r in responses], {})
         kls = cache.get(store, cache_key)
         if kls is None:
-            kls = (scorer or Scorer(base_path, adapter_path)).divergence(responses)
+            kls = (scorer if isinstance(scorer, Scorer) else Scorer(base_path, adapter_path)).divergence(responses)
             cache.put(store, cache_key, system, DIVERGENCE_TASK, kls)
         results[DIVERGENCE_TASK] = {"rows": kls, "summary": {"n": len(kls), "mean_kl": round(statistics.fmean(kls), 5)}}
     return results

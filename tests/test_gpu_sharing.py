@@ -1,7 +1,8 @@
-"""What changes with a GPU, checked on the CPU (in-memory, no server): the smoke test's rule by serving dtype and
-where a merge runs."""
+"""What changes with a GPU, checked on the CPU: the smoke test's rule by serving dtype, where a merge runs, when vLLM
+may sleep, and benchmark log-likelihoods from the running vLLM against the in-process ones (one vllm-tier test)."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from uchi.config import Config
@@ -49,3 +50,19 @@ def test_vllm_can_sleep_by_default_where_a_gpu_is_and_only_on_loopback(tmp_path,
     assert config.load(None, env={"UCHI_SERVING_HOST": "0.0.0.0"}).serving.sleep_mode is False
     (tmp_path / "uchi.toml").write_text("[serving]\nsleep_mode = false\n")
     assert config.load(tmp_path / "uchi.toml", env={}).serving.sleep_mode is False
+
+
+@pytest.mark.vllm
+def test_benchmark_logprobs_through_vllm_equal_the_in_process_ones(vllm, base_model_dir):
+    # Both in fp32 on this CPU; the same tokens scored by two implementations differ only in float summation order.
+    from uchi.evals.loglik import Scorer, ServedScorer
+    from uchi.evals.tasks.common import ChoiceItem
+
+    items = [ChoiceItem("en", "Question: Which is a fruit?\nAnswer:", ("an apple", "a hammer", "a cloud"), 0),
+             ChoiceItem("ja", "質問: 日本の首都はどこですか。\n答え:", ("東京", "大阪"), 0)]
+    served = ServedScorer(base_model_dir, vllm["client"], "base", concurrency=4)
+    local = Scorer(base_model_dir)
+    pairs = [(item.context, " " + choice) for item in items for choice in item.choices]
+    for (a, n), (b, m) in zip(served.continuation_logprobs(pairs), local.continuation_logprobs(pairs)):
+        assert n == m and a == pytest.approx(b, abs=0.02 * n)  # within 0.02 nats per token
+    assert served.score_choices(items[1:], "ja")[0]["correct"] == local.score_choices(items[1:], "ja")[0]["correct"]

@@ -184,6 +184,9 @@ class EvalConfig:
     benchmarks_dir: str = ""
     benchmarks: list[str] = field(default_factory=lambda: ["piqa", "jcommonsenseqa", "jmmlu", "mmlu"])
     benchmark_items: int = 40
+    # Who scores the benchmarks' log-likelihoods: "vllm" (prompt log-probs from the running server: no second copy
+    # of the model on the GPU), "transformers" (in-process), "auto": vllm on a GPU, transformers on a CPU.
+    loglik: str = "auto"
     # Optional LLM-as-judge: any OpenAI-compatible endpoint (never the candidate); key in $JUDGE_API_KEY.
     judge_url: str = ""
     judge_model: str = ""
@@ -312,6 +315,7 @@ CHOICES = {
     ("train", "preference"): ("none", "dpo", "kto"),
     ("train", "runner"): ("local", "slurm"),
     ("train", "sleep_vllm"): ("auto", "always", "never"),
+    ("eval", "loglik"): ("auto", "vllm", "transformers"),
     ("serving", "dtype"): ("auto", "float32", "bfloat16", "float16"),
     ("serving", "mode"): ("lora", "merged"),
 }
