@@ -39,16 +39,16 @@ def test_merge_stays_fp32_on_a_cpu_only_machine(tmp_path):
 def test_vllm_can_sleep_by_default_where_a_gpu_is_and_only_on_loopback(tmp_path, monkeypatch):
     from uchi import config
 
-    assert config.load(None, env={}).serving.sleep_mode is False or config.shutil.which("nvidia-smi")
+    assert config.load(None, env={}).serving.sleep_mode is bool(config.shutil.which("nvidia-smi"))
     fake = tmp_path / "bin" / "nvidia-smi"
     fake.parent.mkdir()
     fake.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H200'\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
     assert config.load(None, env={}).serving.sleep_mode is True
-    # Development endpoints stay off where vLLM listens beyond loopback, and an explicit choice always wins.
+    # Development endpoints stay off where vLLM listens beyond loopback, and sleep_on_gpu = false opts out.
     assert config.load(None, env={"UCHI_SERVING_HOST": "0.0.0.0"}).serving.sleep_mode is False
-    (tmp_path / "uchi.toml").write_text("[serving]\nsleep_mode = false\n")
+    (tmp_path / "uchi.toml").write_text("[serving]\nsleep_on_gpu = false\n")
     assert config.load(tmp_path / "uchi.toml", env={}).serving.sleep_mode is False
 
 

@@ -57,6 +57,15 @@ def test_every_profile_loads_through_validation_and_plans_each_card(name, tmp_pa
         assert methods[24] == "qlora"
 
 
+def test_a_profile_under_the_shipped_template_overrides_its_defaults_only(tmp_path):
+    # The shipped uchi.toml lists every key at its default; a profile named in it still takes effect.
+    template = config.Config().as_toml(documented=True).replace('profile = ""', 'profile = "llama-3.1-8b-instruct"')
+    (tmp_path / "uchi.toml").write_text(template.replace("rank = 0", "rank = 8"))
+    cfg = config.load(tmp_path / "uchi.toml", env={"UCHI_TRAIN_QUANTIZATION": "none"})
+    assert cfg.train.max_seq_len == 2048 and cfg.model.max_new_tokens == 512  # the profile's, over defaults
+    assert cfg.train.rank == 8 and cfg.train.quantization == "none"  # the user's file and environment win
+
+
 def test_an_unknown_profile_is_one_clear_problem(tmp_path):
     (tmp_path / "uchi.toml").write_text('[model]\nprofile = "llama-9000"\n')
     with pytest.raises(ConfigError, match="no such profile; shipped: codellama-7b-instruct"):
