@@ -46,8 +46,8 @@ class ModelConfig:
     served_name: str = "base"
     # The most tokens an answer may have (answers, evals and the demo alike).
     max_new_tokens: int = 64
-    # A profile (a name under profiles/, or a folder with uchi.toml + config.json) whose settings come before this
-    # file's: defaults < profile < uchi.toml < environment. "" = none.
+    # A profile (a name under profiles/, or a folder with uchi.toml + config.json) for one base model: its keys
+    # replace those this file leaves at their defaults; the environment still wins. "" = none.
     profile: str = ""
 
 
