@@ -67,11 +67,7 @@ def summarise(task, rows: list[dict], chance: float) -> dict:
 
 
 def through_vllm(cfg: Config) -> bool:
-    if cfg.eval.loglik != "auto":
-        return cfg.eval.loglik == "vllm"
-    import torch
-
-    return torch.cuda.is_available()
+    return cfg.eval.loglik == "vllm"
 
 
 def score_system(cfg: Config, store: Store, system: str, base_path: Path, adapter_path: Path | None,
@@ -87,7 +83,8 @@ def score_system(cfg: Config, store: Store, system: str, base_path: Path, adapte
         cache_key = cache.key(system, task.name, [i.id for i in items], {})
         rows = cache.get(store, cache_key)
         if rows is None:
-            scorer = scorer or (ServedScorer(base_path, *served, cfg.eval.concurrency) if served
+            # One request at a time: vLLM 0.32 with LoRA crashes on batched prompt_logprobs (eval.loglik).
+            scorer = scorer or (ServedScorer(base_path, *served, concurrency=1) if served
                                 else Scorer(base_path, adapter_path))
             started = time.monotonic()
             rows = scorer.score_choices(items, task.language)

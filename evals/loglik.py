@@ -2,7 +2,7 @@
 
 `Scorer` runs transformers (+ PEFT) in-process; one model object serves both sides: the adapter enabled gives the
 candidate, `disable_adapter()` the base, so the KL of candidate from base needs no second copy of the weights.
-`ServedScorer` asks the running vLLM for prompt log-probs instead, so that on a GPU the eval loads no second
+`ServedScorer` asks the running vLLM for prompt log-probs instead (eval.loglik = "vllm"), so that on a GPU the eval loads no second
 copy of the model next to the one vLLM holds (benchmarks only: the KL needs whole distributions).
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ class Choices:
 class ServedScorer(Choices):
     """The same scores from a model vLLM serves (an adapter's name or the base's), tokenized here as Scorer does."""
 
-    def __init__(self, base_path: Path, client, model: str, concurrency: int = 16):
+    def __init__(self, base_path: Path, client, model: str, concurrency: int = 1):
         from transformers import AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(base_path)

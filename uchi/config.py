@@ -211,9 +211,10 @@ class EvalConfig:
     benchmarks: list[str] = field(default_factory=lambda: list(BENCHMARKS))
     # Items per benchmark (seeded sample).
     benchmark_items: int = 40
-    # Who scores the benchmarks' log-likelihoods: "vllm" (prompt log-probs from the running server: no second copy
-    # of the model on the GPU), "transformers" (in-process), "auto": vllm on a GPU, transformers on a CPU.
-    loglik: str = "auto"
+    # Who scores the benchmarks' log-likelihoods: "transformers" (in-process), or "vllm" (prompt log-probs from the
+    # running server: no second copy of the model on the GPU). Not the default: vLLM 0.32 with LoRA enabled crashes
+    # when it batches prompt_logprobs requests (vllm-project/vllm#16668, #29955), so the eval scores one at a time.
+    loglik: str = "transformers"
     # Optional LLM-as-judge: any OpenAI-compatible endpoint (never the candidate); key in $JUDGE_API_KEY.
     judge_url: str = ""
     # The judge's model name at judge_url.
@@ -358,7 +359,7 @@ CHOICES = {
     ("train", "preference"): ("none", "dpo", "kto"),
     ("train", "runner"): ("local", "slurm"),
     ("train", "sleep_vllm"): ("auto", "always", "never"),
-    ("eval", "loglik"): ("auto", "vllm", "transformers"),
+    ("eval", "loglik"): ("transformers", "vllm"),
     ("serving", "dtype"): ("auto", "float32", "bfloat16", "float16"),
     ("serving", "mode"): ("lora", "merged"),
 }
