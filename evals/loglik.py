@@ -2,8 +2,9 @@
 
 `Scorer` runs transformers (+ PEFT) in-process; one model object serves both sides: the adapter enabled gives the
 candidate, `disable_adapter()` the base, so the KL of candidate from base needs no second copy of the weights.
-`ServedScorer` asks the running vLLM for prompt log-probs instead (eval.loglik = "vllm"), so that on a GPU the eval loads no second
-copy of the model next to the one vLLM holds (benchmarks only: the KL needs whole distributions).
+`ServedScorer` asks the running vLLM for prompt log-probs instead (eval.loglik = "vllm"), so that on a GPU the
+eval loads no second copy of the model next to the one vLLM holds (benchmarks only: the KL needs whole
+distributions).
 """
 from __future__ import annotations
 
