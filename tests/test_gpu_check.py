@@ -21,5 +21,7 @@ def test_gpu_check_runs_uchis_loop_on_a_tiny_model_and_reports_its_figures(tmp_p
     report = json.loads(out.read_text())
     assert report["device"] == "cpu" and report["steps"] == 4 and report["seq_len"] == 64
     assert report["tokens_per_s"] > 0 and report["peak_gib"] > 0 and report["plan_estimate_gib"] > 0
-    assert report["last_loss"] < report["first_loss"]  # the adapter learns, so the loop's step really ran
+    # LoRA's B matrices start at zero, so a norm above zero means the loop's optimizer really stepped (random tokens
+    # make the loss itself only noise around ln(512) = 6.24).
+    assert report["lora_b_norm"] > 0 and abs(report["last_loss"] - 6.24) < 0.5
     assert "tokens/s" in done.stdout and "uchi plan" in done.stdout

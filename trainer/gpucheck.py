@@ -46,6 +46,7 @@ class Report:
     mfu: float | None
     first_loss: float
     last_loss: float
+    lora_b_norm: float  # LoRA's B matrices start at zero: above zero once the optimizer has stepped
     setup_s: float
 
 
@@ -129,6 +130,7 @@ def run(config: dict, *, steps: int, batch_size: int, seq_len: int, rank: int, q
     estimate = training_memory(arch, "qlora" if quantization == "nf4" else "lora", batch_size=batch_size,
                                seq_len=seq_len, rank=rank)
     tokens_per_s = timed_tokens / timed_s if timed_s else 0.0
+    lora_b = sum(float(w.float().norm()) for name, w in model.named_parameters() if "lora_B" in name)
     flops = peak_tflops(device, peak)
     # Frozen base: forward 2N, input gradients 2N, the checkpointed forward again 2N per token (LoRA's own weight
     # gradients are a rounding error); attention's score matmuls add 12 x layers x seq x hidden.
@@ -137,7 +139,9 @@ def run(config: dict, *, steps: int, batch_size: int, seq_len: int, rank: int, q
     return Report(device=device, params_b=round(arch.params / 1e9, 6), quantization=quantization,
                   batch_size=batch_size, seq_len=seq_len, steps=steps, tokens_per_s=round(tokens_per_s, 1),
                   peak_gib=round(peak_memory_mb(device) / 1024, 2), plan_estimate_gib=round(estimate.peak_gib, 4),
-                  mfu=mfu, first_loss=round(losses[0], 4), last_loss=round(losses[-1], 4), setup_s=round(setup_s, 1))
+                  mfu=mfu, first_loss=round(losses[0], 4), last_loss=round(losses[-1], 4),
+                  lora_b_norm=round(lora_b, 6),
+                  setup_s=round(setup_s, 1))
 
 
 def main(argv: list[str] | None = None) -> Report:
