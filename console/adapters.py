@@ -8,10 +8,12 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from uchi.console import strings, web
 from uchi.data import audit
+from uchi.errors import UchiError
 from uchi.evals import human
 from uchi.serving import canary, registry
 
@@ -53,9 +55,11 @@ async def promote(request: Request) -> Response:
         return refused
     app, version = request.app.state, str(form.get("version", ""))
     reason = str(form.get("reason", "")).strip() or None
-    with web.store(request) as store:
-        registry.promote(app.cfg, store, app.model, version, actor=me.name, force_reason=reason)
-        audit.record(store, me.name, "web:promote", version, "forced" if reason else "done", reason or "")
+    def move() -> None:  # loads and smoke-tests the adapter: seconds, off the event loop
+        with web.store(request) as store:
+            registry.promote(app.cfg, store, app.model, version, actor=me.name, force_reason=reason)
+            audit.record(store, me.name, "web:promote", version, "forced" if reason else "done", reason or "")
+    await run_in_threadpool(move)
     return web.back("/adapters", "promoted", version=version)
 
 
@@ -64,9 +68,13 @@ async def rollback(request: Request) -> Response:
     if refused:
         return refused
     app = request.app.state
-    with web.store(request) as store:
-        result = registry.rollback(app.cfg, store, app.model, actor=me.name)
-        audit.record(store, me.name, "web:rollback", result["rolled_back"], "done")
+
+    def move_back() -> dict:
+        with web.store(request) as store:
+            result = registry.rollback(app.cfg, store, app.model, actor=me.name)
+            audit.record(store, me.name, "web:rollback", result["rolled_back"], "done")
+            return result
+    result = await run_in_threadpool(move_back)
     return web.back("/adapters", "rolled_back",
                     version=result["version"] or strings.text(web.lang(request), "base_model"))
 
@@ -77,9 +85,11 @@ async def start_canary(request: Request) -> Response:
         return refused
     app, version = request.app.state, str(form.get("version", ""))
     reason = str(form.get("reason", "")).strip() or None
-    with web.store(request) as store:
-        canary.start(app.cfg, store, app.model, version, actor=me.name, force_reason=reason)
-        audit.record(store, me.name, "web:canary", version, "forced" if reason else "done", reason or "")
+    def begin() -> None:
+        with web.store(request) as store:
+            canary.start(app.cfg, store, app.model, version, actor=me.name, force_reason=reason)
+            audit.record(store, me.name, "web:canary", version, "forced" if reason else "done", reason or "")
+    await run_in_threadpool(begin)
     return web.back("/adapters", "canary_started", version=version)
 
 
@@ -109,7 +119,10 @@ async def vote(request: Request) -> Response:
     if not me.reviewer:
         return web.refuse(request, "reviewer", "web:vote")
     form = await request.form()
-    eval_id, item = int(form.get("eval_id", 0)), int(form.get("item", -1))
+    eval_id, item = str(form.get("eval_id", "")), str(form.get("item", ""))
+    if not (eval_id.isdigit() and item.isdigit()):
+        raise UchiError("a vote names an eval and an item by number")
+    eval_id, item = int(eval_id), int(item)
     with web.store(request) as store:
         human.record_vote(request.app.state.cfg, store, eval_id, item, me.name, str(form.get("pick", "")))
     return web.back(f"/vote?eval={eval_id}", "voted")
