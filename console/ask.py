@@ -159,7 +159,15 @@ def why(request: Request) -> Response:
     return web.render(request, "why.html", answer_id=answer_id, lineage=lineage.render(found, every_pair=False))
 
 
-routes = [Route("/ask", ask_page), Route("/ask/stream", ask_stream, methods=["POST"]),
+def lineage_of(request: Request) -> Response:
+    """The adapters page's "answer #N" box: straight to that answer's lineage."""
+    number = request.query_params.get("answer", "").strip().lstrip("#")
+    if not number.isdigit():
+        return web.problem(request, strings.text(web.lang(request), "not_found"), 404)
+    return web.back(f"/answers/{number}/why")
+
+
+routes = [Route("/lineage", lineage_of), Route("/ask", ask_page), Route("/ask/stream", ask_stream, methods=["POST"]),
           Route("/answers/{answer_id:int}", answer_page), Route("/answers/{answer_id:int}/rate", rate, methods=["POST"]),
           Route("/answers/{answer_id:int}/correct", correct, methods=["POST"]),
           Route("/answers/{answer_id:int}/why", why), Route("/teach", teach, methods=["GET", "POST"])]

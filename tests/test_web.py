@@ -160,6 +160,12 @@ def test_rate_correct_review_vote_promote_in_the_browser(web, page, tmp_path):
     shot(page, tmp_path, "9-promote-refused", "failed its gate")
     with Store.open(cfg) as store:
         assert store.alias("production") is None
+    # The lineage of an answer, one click from the adapters page.
+    page.go(f"{url}/adapters")
+    page.js(f"document.querySelector('#lineage-form input').value = '{answer_id}'; "
+            "document.getElementById('lineage-form').submit()")
+    page.wait("document.getElementById('lineage-text')")
+    shot(page, tmp_path, "10-lineage", "the base model (base) answered")
 
 
 def test_roles_csrf_and_sign_in(web, page, tmp_path):
