@@ -77,7 +77,10 @@ def _replay(body: bytes):
     return receive
 
 
-async def _signin_post(request: Request) -> Response:
+async def signin(request: Request) -> Response:
+    """The local admin token, exchanged for a signed session cookie; a wrong one is refused and audited."""
+    if request.method == "GET":
+        return web.render(request, "signin.html")
     form = await request.form()
     keys, cfg = request.app.state.secrets, request.app.state.cfg
     if not auth.token_matches(keys, str(form.get("token", ""))):
@@ -89,12 +92,6 @@ async def _signin_post(request: Request) -> Response:
                         max_age=cfg.web.session_hours * 3600, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")
     return response
-
-
-async def signin_route(request: Request) -> Response:
-    if request.method == "GET":
-        return web.render(request, "signin.html")
-    return await _signin_post(request)
 
 
 def signout(request: Request) -> Response:
@@ -109,7 +106,7 @@ def script(request: Request) -> Response:
 
 def build(cfg: Config, secrets: auth.Secrets, model: ModelClient) -> Starlette:
     routes = [Route("/", lambda request: RedirectResponse("/ask", status_code=303)),
-              Route("/signin", signin_route, methods=["GET", "POST"]), Route("/signout", signout, methods=["POST"]),
+              Route("/signin", signin, methods=["GET", "POST"]), Route("/signout", signout, methods=["POST"]),
               Route("/console.js", script), *ask.routes, *review.routes, *adapters.routes, *dataset.routes]
     app = Starlette(routes=routes, middleware=[Middleware(SignIn)], exception_handlers={UchiError: _uchi_error})
     app.state.cfg, app.state.secrets, app.state.model = cfg, secrets, model
