@@ -14,12 +14,15 @@ FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 def data_page(request: Request) -> Response:
     with web.store(request) as store:
         tables = {column: export.distribution(store, column) for column in ("language", "category", "author")}
-        months = export.by_month(store)
-    languages = sorted({row["language"] for row in months})
+        over = request.query_params.get("over", "language")
+        over = over if over in tables else "language"
+        months = export.by_month(store, over)
+    # The 12 largest values as columns; a month's row shows how each grew.
+    columns = [row["value"] for row in tables[over][:12]]
     grid: dict[str, dict[str, int]] = {}
     for row in months:
-        grid.setdefault(row["month"], {})[row["language"]] = row["n"]
-    return web.render(request, "data.html", tables=tables, months=grid, languages=languages,
+        grid.setdefault(row["month"], {})[row["value"]] = row["n"]
+    return web.render(request, "data.html", tables=tables, months=grid, columns=columns, over=over,
                       most=max([r["total"] for t in tables.values() for r in t] or [1]))
 
 

@@ -50,7 +50,9 @@ def distribution(store: Store, column: str, limit: int = 50) -> list[dict]:
                       f"GROUP BY {column} ORDER BY total DESC, value LIMIT ?", [limit])
 
 
-def by_month(store: Store) -> list[dict]:
-    """Pairs added per month and language, oldest first."""
-    return store.rows("SELECT substr(created_at, 1, 7) AS month, language, COUNT(*) AS n FROM pairs "
-                      "GROUP BY month, language ORDER BY month, language")
+def by_month(store: Store, column: str = "language") -> list[dict]:
+    """Pairs added per month and language (or category, or author), oldest first."""
+    if column not in ("language", "category", "author"):
+        raise ValueError(column)
+    return store.rows(f"SELECT substr(created_at, 1, 7) AS month, {column} AS value, COUNT(*) AS n FROM pairs "
+                      f"GROUP BY month, {column} ORDER BY month, {column}")

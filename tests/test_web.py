@@ -215,6 +215,8 @@ def test_roles_csrf_and_sign_in(web, page, tmp_path):
     page.wait("location.pathname === '/ask'")
     page.go(f"{url}/data")
     shot(page, tmp_path, "data", "By language", "ja", "local-admin")
+    page.go(f"{url}/data?over=author")
+    assert ASKER in page.js("document.getElementById('by-month').innerText")
     # The trusted header counts only from the configured proxies: from here, with another proxy list, it is ignored.
     cfg.web.trusted_proxies = ["10.0.0.0/8"]
     response = httpx.get(f"{url}/review", headers={HEADER: ADMIN}, follow_redirects=False)
