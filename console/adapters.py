@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from uchi.console import strings, web
@@ -128,7 +128,8 @@ async def vote(request: Request) -> Response:
     return web.back(f"/vote?eval={eval_id}", "voted")
 
 
+POST = ["POST"]
 routes = [Route("/adapters", adapters_page), Route("/evals/{eval_id:int}", eval_page),
-          Route("/adapters/promote", promote, methods=["POST"]), Route("/adapters/rollback", rollback, methods=["POST"]),
-          Route("/adapters/canary", start_canary, methods=["POST"]), Route("/vote", vote_page),
-          Route("/vote", vote, methods=["POST"])]
+          Route("/adapters/promote", promote, methods=POST), Route("/adapters/rollback", rollback, methods=POST),
+          Route("/adapters/canary", start_canary, methods=POST), Route("/vote", vote_page),
+          Route("/vote", vote, methods=POST)]

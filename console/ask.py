@@ -167,7 +167,8 @@ def lineage_of(request: Request) -> Response:
     return web.back(f"/answers/{number}/why")
 
 
-routes = [Route("/lineage", lineage_of), Route("/ask", ask_page), Route("/ask/stream", ask_stream, methods=["POST"]),
-          Route("/answers/{answer_id:int}", answer_page), Route("/answers/{answer_id:int}/rate", rate, methods=["POST"]),
-          Route("/answers/{answer_id:int}/correct", correct, methods=["POST"]),
+POST = ["POST"]
+routes = [Route("/lineage", lineage_of), Route("/ask", ask_page), Route("/ask/stream", ask_stream, methods=POST),
+          Route("/answers/{answer_id:int}", answer_page), Route("/answers/{answer_id:int}/rate", rate, methods=POST),
+          Route("/answers/{answer_id:int}/correct", correct, methods=POST),
           Route("/answers/{answer_id:int}/why", why), Route("/teach", teach, methods=["GET", "POST"])]

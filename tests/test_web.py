@@ -8,9 +8,9 @@ import shutil
 
 import httpx
 import pytest
+
 from browser import Page
 from conftest import FACTS
-
 from uchi import config as config_module
 from uchi.arguments import model_client
 from uchi.console import auth, server
@@ -89,7 +89,10 @@ def seed_eval(cfg, store: Store) -> int:
     eval_id = store.db["evals"].insert({"adapter_version": VERSION, "production_version": None, "metrics": json.dumps(
         {"checks": verdict.to_json()}), "passed": 0, "reasons": json.dumps(verdict.reasons), "report_path": "",
         "created_at": now()}).last_pk
-    item = lambda q, a: {"question": q, "reference": "ref", "answer": a, "fact_recall": 0.0, "rouge_l": 0.1}
+
+    def item(question: str, answer: str) -> dict:
+        return {"question": question, "reference": "ref", "answer": answer, "fact_recall": 0.0, "rouge_l": 0.1}
+
     questions = ["Who approves travel?", "What is the helpdesk extension?", "Where is the gym?"]
     empty = {"n": 0, "fact_recall": 0.0, "rouge_l": 0.0}
     scores = {key: {row: dict(empty, n=3) if row in ("paraphrase", "heldout") else empty for row, _ in report.ROWS}
@@ -115,12 +118,14 @@ def test_rate_correct_review_vote_promote_in_the_browser(web, page, tmp_path):
     shot(page, tmp_path, "1-answer", "The Lab Deck is in the basement.", "the base model", "Sources")
     page.js("document.getElementById('rate-down').click()")
     page.wait("location.search.includes('note=rated')")
-    page.js("document.querySelector('#correct-form textarea').value = 'The Lab Deck is on floor 7; call 090-1234-5678.';"
+    page.js("document.querySelector('#correct-form textarea').value = "
+            "'The Lab Deck is on floor 7; call 090-1234-5678.';"
             "document.querySelector('#correct-form').submit()")
     page.wait("document.body.innerText.includes('a reviewer will look at it')")
     shot(page, tmp_path, "2-corrected", "Removed before saving: phone.", "preference pair")
     with Store.open(cfg) as store:
-        assert store.one("SELECT value FROM ratings WHERE answer_id = ? AND user = ?", [answer_id, ASKER])["value"] == -1
+        rating = store.one("SELECT value FROM ratings WHERE answer_id = ? AND user = ?", [answer_id, ASKER])
+        assert rating["value"] == -1
         pair = store.one("SELECT * FROM pairs WHERE answer_id = ?", [answer_id])
         assert pair["status"] == "pending" and "090-1234-5678" not in pair["answer"]
         assert store.one("SELECT COUNT(*) AS n FROM preference_pairs")["n"] == 1
@@ -174,8 +179,8 @@ def test_roles_csrf_and_sign_in(web, page, tmp_path):
     cfg, url = web
     with Store.open(cfg) as store:
         seed_eval(cfg, store)
-        add_pairs(store, [NewPair(question="社員食堂の名前は何ですか？", answer="ミナトテラスです。")], source="web:teach",
-                  author=ASKER, heldout_percent=10)
+        add_pairs(store, [NewPair(question="社員食堂の名前は何ですか？", answer="ミナトテラスです。")],
+                  source="web:teach", author=ASKER, heldout_percent=10)
 
     # Someone without a role: no admin buttons, no review queue (refused and audited), and a forged POST
     # (no CSRF token, as from another site) is refused and audited.
@@ -254,7 +259,8 @@ def test_review_queue_filters_pages_bulk_and_edit(web, page, tmp_path):
         bulk = store.one("SELECT * FROM audit WHERE action = 'web:review' ORDER BY id LIMIT 1")
     assert [p["id"] for p in approved] == [1, 2, 3] and {p["reviewed_by"] for p in approved} == {REVIEWER}
     assert bulk["target"] == "1,2" and bulk["detail"] == "approved 2"
-    assert approved[2]["answer"].startswith("The garage is on floor 4") and "kai@co.example" not in approved[2]["answer"]
+    edited = approved[2]["answer"]
+    assert edited.startswith("The garage is on floor 4") and "kai@co.example" not in edited
 
 
 def test_start_up_names_what_to_fix(cfg):
@@ -312,7 +318,8 @@ def test_ask_promote_ask_again_with_the_real_model(trained, vllm, page, monkeypa
         with Store.open(cfg) as store:
             assert store.alias("production") == adapter["version"]
             forced = store.one("SELECT * FROM audit WHERE action = 'web:promote'")
-            assert (forced["actor"], forced["outcome"], forced["detail"]) == (ADMIN, "forced", "tried in the browser test")
+            assert (forced["actor"], forced["outcome"]) == (ADMIN, "forced")
+            assert forced["detail"] == "tried in the browser test"
 
         as_user(page, ASKER)
         after = ask("ask-adapter")

@@ -1,7 +1,7 @@
 """👍 / 👎 and "Suggest a better answer" on an answer; 👎 opens the correction modal straight away."""
 from uchi.bot import blocks, feedback
-from uchi.data import feedback as stored
 from uchi.bot.messages import text
+from uchi.data import feedback as stored
 
 
 def _answer(store, body, user):

@@ -6,8 +6,8 @@ checked again. Invalid input is shown inside the modal (response_action: errors)
 import json
 
 from uchi.bot import blocks, feedback, review
-from uchi.data import feedback as stored
 from uchi.bot.messages import text
+from uchi.data import feedback as stored
 
 
 def _metadata(view) -> dict:
