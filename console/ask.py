@@ -4,7 +4,6 @@ limits and review."""
 from __future__ import annotations
 
 import json
-import logging
 import queue
 import threading
 
@@ -18,7 +17,6 @@ from uchi.data.store import Store
 from uchi.errors import UchiError
 from uchi.serving.answers import ask as answer_question
 
-log = logging.getLogger("uchi.console")
 CHANNEL = "web"
 
 
