@@ -165,6 +165,10 @@ def test_rate_correct_review_vote_promote_in_the_browser(web, page, tmp_path):
     page.js("document.querySelector('button.promote').click()")
     page.wait("document.getElementById('problem')")
     shot(page, tmp_path, "9-promote-refused", "failed its gate")
+    page.go(f"{url}/adapters")
+    page.js("document.querySelector('button.canary').click()")
+    page.wait("document.getElementById('problem')")
+    assert "failed its gate" in page.dom()
     with Store.open(cfg) as store:
         assert store.alias("production") is None
     # The lineage of an answer, one click from the adapters page.
