@@ -143,9 +143,9 @@ def test_rate_correct_review_vote_promote_in_the_browser(web, page, tmp_path):
     # Blind votes: three of three toward the gate; each vote re-decides it.
     page.go(f"{url}/vote?eval={eval_id}")
     shot(page, tmp_path, "5-vote", "0 of 3 votes", "says")
-    for _ in range(3):
+    for n in range(1, 4):
         page.js("document.getElementById('pick-left').click()")
-        page.wait("location.search.includes('note=voted')")
+        page.wait(f"document.getElementById('vote-progress').innerText.startsWith('{n} of 3')")
     shot(page, tmp_path, "6-voted", "3 of 3 votes", "you have voted on every question")
     with Store.open(cfg) as store:
         assert store.one("SELECT COUNT(*) AS n FROM sbs_votes WHERE voter = ?", [REVIEWER])["n"] == 3
@@ -252,6 +252,7 @@ def test_review_queue_filters_pages_bulk_and_edit(web, page, tmp_path):
     page.wait("location.search.includes('note=reviewed')")
     shot(page, tmp_path, "queue-bulk", "2 pair(s) approved.", "3 pending")
     # Edit in place: e opens the form on the current row; saving approves the rewrite, redacted again.
+    page.go(f"{url}/review")
     page.key("e")
     page.js("const row = document.querySelector('tr.pair.current'); row.querySelector('textarea[name=answer]').value ="
             " 'The garage is on floor 4; ask kai@co.example.'; row.querySelector('details.edit form').submit()")
