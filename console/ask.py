@@ -36,7 +36,7 @@ def ask_page(request: Request) -> Response:
 
 async def ask_stream(request: Request) -> Response:
     """Newline-delimited JSON: {"text": answer so far}..., then {"done": answer id} or {"error": message}."""
-    question = str((await request.form()).get("question", "")).strip()
+    question = web.field(await request.form(), "question").strip()
     wrong = _question_problem(request, question)
     if wrong:
         return Response(json.dumps({"error": wrong}) + "\n", status_code=400, media_type="application/x-ndjson")
@@ -109,7 +109,7 @@ async def correct(request: Request) -> Response:
         row = _answer(request, store, answer_id, "web:correct")
         if row is None:
             return web.problem(request, strings.text(web.lang(request), "no_answer", id=answer_id), 404)
-        better = str(form.get("answer", ""))
+        better = web.field(form, "answer")
         wrong = _problems(request, feedback.problems(cfg, row["question"], better, unchanged=row["answer"]))
         if wrong:
             return answer_page(request, wrong, 400)
@@ -139,7 +139,7 @@ async def teach(request: Request) -> Response:
     if request.method == "GET":
         return web.render(request, "teach.html", messages=[])
     form, cfg = await request.form(), request.app.state.cfg
-    question, answer = str(form.get("question", "")), str(form.get("answer", ""))
+    question, answer = web.field(form, "question"), web.field(form, "answer")
     wrong = _problems(request, feedback.problems(cfg, question, answer))
     if wrong:
         return web.render(request, "teach.html", status=400, messages=wrong, question=question, answer=answer)

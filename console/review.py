@@ -125,7 +125,7 @@ async def edit(request: Request) -> Response:
     if not me.reviewer:
         return web.refuse(request, "reviewer", "web:review")
     form, pair_id = await request.form(), request.path_params["pair_id"]
-    question, answer = str(form.get("question", "")), str(form.get("answer", ""))
+    question, answer = web.field(form, "question"), web.field(form, "answer")
     language = web.lang(request)
     wrong = feedback.problems(cfg, question, answer)
     if wrong:

@@ -11,6 +11,7 @@ from starlette.templating import Jinja2Templates
 from uchi.console import auth, strings
 from uchi.data import audit
 from uchi.data.store import Store
+from uchi.data.text import clean
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -26,6 +27,11 @@ def lang(request: Request) -> str:
 def store(request: Request) -> Store:
     """A connection per request: handlers run on many threads and SQLite transactions must not interleave."""
     return Store.open(request.app.state.cfg)
+
+
+def field(form, name: str) -> str:
+    """A text field as the person meant it: control and invisible characters removed, as from Slack."""
+    return clean(str(form.get(name, "")))
 
 
 def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
