@@ -39,3 +39,20 @@ def stats(store: Store) -> dict:
         "adapters": store.one("SELECT COUNT(*) AS n FROM adapters")["n"],
         "production": store.alias("production"),
     }
+
+
+def distribution(store: Store, column: str, limit: int = 50) -> list[dict]:
+    """Pairs by language, category or author and status: is the dataset balanced, or is one voice most of it?"""
+    if column not in ("language", "category", "author"):
+        raise ValueError(column)
+    return store.rows(f"SELECT {column} AS value, COUNT(*) AS total, SUM(status = 'approved') AS approved, "
+                      f"SUM(status = 'pending') AS pending, SUM(status = 'rejected') AS rejected FROM pairs "
+                      f"GROUP BY {column} ORDER BY total DESC, value LIMIT ?", [limit])
+
+
+def by_month(store: Store, column: str = "language") -> list[dict]:
+    """Pairs added per month and language (or category, or author), oldest first."""
+    if column not in ("language", "category", "author"):
+        raise ValueError(column)
+    return store.rows(f"SELECT substr(created_at, 1, 7) AS month, {column} AS value, COUNT(*) AS n FROM pairs "
+                      f"GROUP BY month, {column} ORDER BY month, {column}")

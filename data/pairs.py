@@ -118,6 +118,23 @@ def review(store: Store, pair_ids: list[int], status: str, reviewer: str) -> int
     return changed
 
 
+def rewrite(cfg, store: Store, pair: dict, question: str, answer: str, reviewer: str) -> tuple[dict, list[str]]:
+    """A reviewer's rewrite of a pending pair, redacted like every pair, then approved; returns the pair and
+    the kinds redacted. The split follows the new question; facts no longer in the answer are dropped."""
+    q, a = redact(question.strip()), redact(answer.strip())
+    facts = [fact for fact in json.loads(pair["facts"] or "[]") if fact in a.text]
+    same = question_key(q.text) == question_key(pair["question"])
+    with store.transaction():
+        # An edited question is re-indexed for near-duplicates by the store itself (0002_quality.sql).
+        store.db["pairs"].update(pair["id"], {
+            "question": q.text, "answer": a.text,
+            "question_key": pair["question_key"] if same else free_key(store, question_key(q.text)),
+            "split": assign_split(q.text, cfg.data.heldout_percent), "language": detect_language(q.text + a.text),
+            "facts": json.dumps(facts, ensure_ascii=False), "updated_at": now()})
+        review(store, [pair["id"]], "approved", reviewer)
+    return store.one("SELECT * FROM pairs WHERE id = ?", [pair["id"]]), q.kinds + a.kinds
+
+
 def load_pairs(store: Store, *, status: str | None = None, split: str | None = None) -> list[dict]:
     rows = store.matching("pairs", status=status, split=split)
     for row in rows:

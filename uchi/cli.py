@@ -10,7 +10,8 @@ import sys
 from uchi import config as config_module
 from uchi.errors import UchiError
 
-GROUPS = ["uchi.data.cli", "uchi.trainer.cli", "uchi.evals.cli", "uchi.serving.cli", "uchi.bot.cli", "uchi.commands"]
+GROUPS = ["uchi.data.cli", "uchi.trainer.cli", "uchi.evals.cli", "uchi.serving.cli", "uchi.bot.cli", "uchi.console.cli",
+          "uchi.commands"]
 
 
 def build_parser() -> argparse.ArgumentParser:

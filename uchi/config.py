@@ -323,6 +323,29 @@ class SlackConfig:
 
 
 @dataclass
+class WebConfig:
+    # `uchi web`, the browser console (docs/web.md). Nothing is served without sign-in: the company's SSO proxy
+    # puts the user in trusted_header, or a local admin token (UCHI_CONSOLE_TOKEN) is exchanged for a session
+    # cookie; sessions and CSRF tokens are signed with UCHI_CONSOLE_SECRET (both from the environment only).
+    # The address it listens on; keep it one only the SSO proxy reaches when behind one.
+    host: str = "127.0.0.1"
+    # The port it listens on.
+    port: int = 8080
+    # The header the SSO proxy sets to the signed-in user, e.g. "X-Forwarded-Email"; empty: no proxy sign-in.
+    trusted_header: str = ""
+    # The proxy's addresses or CIDR ranges (e.g. ["127.0.0.1"]); trusted_header from anywhere else is ignored.
+    trusted_proxies: list[str] = field(default_factory=list)
+    # Users (as the proxy names them) who may promote, start canaries and roll back; slack.admins count too.
+    admins: list[str] = field(default_factory=list)
+    # Users who review pairs, vote and export; slack.reviewers count too.
+    reviewers: list[str] = field(default_factory=list)
+    # Review queue rows per page.
+    page_size: int = 50
+    # Hours a sign-in with the local token lasts.
+    session_hours: int = 12
+
+
+@dataclass
 class Config:
     company: CompanyConfig = field(default_factory=CompanyConfig)
     state: StateConfig = field(default_factory=StateConfig)
@@ -333,6 +356,7 @@ class Config:
     serving: ServingConfig = field(default_factory=ServingConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source: Path | None = None
 
     @property
@@ -478,6 +502,7 @@ def _validate(cfg: Config, problems: list[str]) -> None:
                         f"{cfg.serving.max_lora_rank}: vLLM could not load the adapter; raise serving.max_lora_rank")
     validate_serving(cfg.serving, problems)
     _validate_slack(cfg.slack, problems)
+    _validate_web(cfg.web, problems)
     if not cfg.model.served_name.strip() or cfg.model.served_name.startswith("uchi-"):
         problems.append("model.served_name must be non-empty and not start with 'uchi-' (reserved for adapters)")
 
@@ -555,6 +580,27 @@ def _validate_slack(slack: SlackConfig, problems: list[str]) -> None:
         problems.append("slack.context_messages and slack.cache_s must be 0 or more")
     if not 1 <= slack.review_page_size <= 20:
         problems.append("slack.review_page_size must be between 1 and 20 (a Home tab holds at most 100 blocks)")
+
+
+def _validate_web(web: WebConfig, problems: list[str]) -> None:
+    import ipaddress
+
+    if not 0 <= web.port < 65536:
+        problems.append("web.port must be a TCP port (1-65535, or 0 for any free port)")
+    if web.trusted_header and not re.fullmatch(r"[A-Za-z0-9-]+", web.trusted_header):
+        problems.append(f"web.trusted_header = {web.trusted_header!r}: an HTTP header name, e.g. X-Forwarded-Email")
+    if web.trusted_header and not web.trusted_proxies:
+        problems.append("web.trusted_header is set but web.trusted_proxies is empty: list the SSO proxy's addresses "
+                        "(e.g. [\"127.0.0.1\"]), or anyone could send the header")
+    for proxy in web.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(f"web.trusted_proxies: {proxy!r} is not an IP address or CIDR range (e.g. 10.0.0.0/8)")
+    if not 1 <= web.page_size <= 500:
+        problems.append("web.page_size must be between 1 and 500 (review queue rows per page)")
+    if web.session_hours < 1:
+        problems.append("web.session_hours must be 1 or more")
 
 
 def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:

@@ -7,6 +7,7 @@ import json
 
 from uchi.bot import blocks, feedback, review
 from uchi.bot.messages import text
+from uchi.data import feedback as stored
 from uchi.data.text import clean
 
 
@@ -23,7 +24,7 @@ def _values(view) -> tuple[str, str]:
     return tuple(clean(state.get(block, {}).get("value", {}).get("value") or "") for block in ("question", "answer"))
 
 
-def _thanks(lang: str, title: str, saved: feedback.Saved) -> dict:
+def _thanks(lang: str, title: str, saved: stored.Saved) -> dict:
     status = text(lang, f"status_{saved.status}")
     lines = [text(lang, "merged", pair_id=saved.pair_id, status=status) if saved.merged
              else text(lang, "saved", pair_id=saved.pair_id)]
@@ -41,7 +42,7 @@ def correction(ack, body, view, context):
         errors = feedback.problems(services.cfg, lang, question, answer, unchanged=row["answer"])
         if errors:
             return ack(response_action="errors", errors=errors)
-        saved = feedback.save(services.cfg, store, question, answer, author=user, source="slack:correction",
+        saved = stored.save(services.cfg, store, question, answer, author=user, source="slack:correction",
                               corrected=row)
     ack(response_action="update", view=_thanks(lang, "correction_title", saved))
 
@@ -54,7 +55,7 @@ def teach(ack, body, view, context):
     if errors:
         return ack(response_action="errors", errors=errors)
     with services.store() as store:
-        saved = feedback.save(services.cfg, store, question, answer, author=user,
+        saved = stored.save(services.cfg, store, question, answer, author=user,
                               source=source if source in ("slack:teach", "slack:shortcut") else "slack:teach")
     ack(response_action="update", view=_thanks(lang, "teach_title", saved))
 
