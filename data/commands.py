@@ -13,6 +13,7 @@ def import_(cfg, args):
     from uchi.data.importer import import_file
 
     with open_store(cfg) as store:
+        store.doing = f"import by {actor(args)}"
         ids = import_file(store, cfg, Path(args.file), author=actor(args), approve=args.approve)
     print(f"imported {len(ids)} pairs from {args.file} ({'approved' if args.approve else 'pending review'})")
 
@@ -39,6 +40,7 @@ def review(cfg, args):
     from uchi.data.pairs import review as decide
 
     with open_store(cfg) as store:
+        store.doing = f"review by {actor(args)}"
         n = decide(store, args.ids, "approved" if args.approve else "rejected", actor(args))
         notes = review_notes(store, args.ids)
     print(f"{'approved' if args.approve else 'rejected'} {n} pair(s)")
@@ -75,6 +77,7 @@ def forget(cfg, args):
                   f"{len(todo['adapters'])} adapter(s) for retraining: {', '.join(todo['adapters']) or 'none'}; "
                   "run again with --yes to delete")
             return
+        store.doing = f"forget by {actor(args)}"
         done = delete(store, actor=actor(args), author=args.author, pair_ids=args.ids, reason=args.reason)
     print(f"deletion #{done['deletion_id']} ({done['target']}): {json.dumps(done['counts'])}")
     for version in done["adapters"]:
@@ -85,15 +88,18 @@ def backup(cfg, args):
     from uchi.data.backup import backup as copy, folder_for, listed
 
     folder = Path(args.to) if args.to else folder_for(cfg.state_dir)
-    path = copy(cfg.state_dir / "uchi.db", folder, keep=args.keep or cfg.data.backup_keep)
+    path = copy(cfg.state_dir / "uchi.db", folder, keep=cfg.data.backup_keep if args.keep is None else args.keep)
     print(f"backed up to {path} ({path.stat().st_size:,} bytes); {len(listed(folder))} backup(s) kept in {folder}")
 
 
 def backups(cfg, args):
-    from uchi.data.backup import folder_for, listed
+    from uchi.data.backup import folder_for, leftovers, listed
 
     for path in listed(folder_for(cfg.state_dir)):
         print(f"{path}  {path.stat().st_size:,} bytes")
+    for path in leftovers(folder_for(cfg.state_dir)):
+        print(f"{path}  {path.stat().st_size:,} bytes  (unfinished copy: not a backup; the next backup prunes it "
+              "after an hour)")
 
 
 def restore(cfg, args):
@@ -105,10 +111,12 @@ def restore(cfg, args):
     source = Path(args.backup) if args.backup else (listed(folder) or [None])[-1]
     if source is None:
         raise UchiError(f"no backups in {folder}; take one with `uchi data backup`")
-    done = put_back(source, cfg.state_dir / "uchi.db", folder, force=args.force)
+    done = put_back(source, cfg.state_dir / "uchi.db", folder, force=args.force, doing=f"restore by {actor(args)}")
     with open_store(cfg):
         pass  # migrates a backup taken by an older uchi
     saved = f"; the replaced store was saved as {done['replaced_backup']}" if done["replaced_backup"] else ""
+    if done["moved_aside"]:
+        saved = f"; the live store was damaged and was moved aside to {done['moved_aside']}"
     print(f"restored {source} ({done['pairs']} pairs){saved}")
 
 
