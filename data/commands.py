@@ -10,12 +10,26 @@ from uchi.errors import UchiError
 
 
 def import_(cfg, args):
-    from uchi.data.importer import import_file
+    from uchi.data.importer import MAX_REPORTED, import_file
 
+    report = []
     with open_store(cfg) as store:
         store.doing = f"import by {actor(args)}"
-        ids = import_file(store, cfg, Path(args.file), author=actor(args), approve=args.approve)
-    print(f"imported {len(ids)} pairs from {args.file} ({'approved' if args.approve else 'pending review'})")
+        import_file(store, cfg, Path(args.file), author=actor(args), approve=args.approve, report=report)
+    counts = {kind: sum(o.kind == kind for o in report) for kind in ("added", "merged", "conflict")}
+    print(f"imported {len(report)} rows from {args.file}: {counts['added']} added "
+          f"({'approved' if args.approve else 'pending review'}), {counts['merged']} merged into existing pairs, "
+          f"{counts['conflict']} added in conflict with existing pairs")
+    told = [o for o in report if o.kind != "added"]
+    for outcome in told[:MAX_REPORTED]:
+        others = ", ".join(f"#{n}" for n in outcome.others)
+        print(f"  line {outcome.line}: " + (f"merged into {others} (the same question and answer)"
+                                            if outcome.kind == "merged" else
+                                            f"pair #{outcome.pair_id} conflicts with {others} (the same question, "
+                                            "a different answer); neither is trained while both are approved: "
+                                            "see `uchi data conflicts`"))
+    if len(told) > MAX_REPORTED:
+        print(f"  … and {len(told) - MAX_REPORTED} more; `uchi data conflicts` lists every open conflict")
 
 
 def export(cfg, args):
@@ -24,7 +38,18 @@ def export(cfg, args):
     with open_store(cfg) as store:
         text = render(export_rows(store, status=args.status, split=args.split), args.format)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        target = Path(args.output)
+        if target.is_dir():
+            raise UchiError(f"-o {target} is a folder; give a file name, e.g. {target / ('pairs.' + args.format)}")
+        if not target.parent.is_dir():
+            raise UchiError(f"-o {target}: the folder {target.parent} does not exist; create it first")
+        partial = target.with_name(target.name + ".partial")
+        try:
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(target)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise UchiError(f"could not write {target} ({exc.strerror}); is the disk full? Nothing was written") from None
     else:
         sys.stdout.write(text)
 
