@@ -60,7 +60,8 @@ def backup(db_path: Path, folder: Path, *, keep: int | None = None, label: str =
             target.close()
         os.replace(partial, final)
     except (sqlite3.Error, OSError, UchiError) as exc:
-        partial.unlink(missing_ok=True)
+        for leftover in (partial, partial.with_name(partial.name + "-journal")):
+            leftover.unlink(missing_ok=True)
         if isinstance(exc, UchiError):
             raise
         if "malformed" in str(exc) or "not a database" in str(exc):
@@ -168,7 +169,7 @@ def listed(folder: Path) -> list[Path]:
 
 def leftovers(folder: Path) -> list[Path]:
     """`.partial` copies of backups that never finished (killed, disk full)."""
-    return sorted(Path(folder).glob(f"{PREFIX}*.db.partial")) if Path(folder).is_dir() else []
+    return sorted(Path(folder).glob(f"{PREFIX}*.db.partial*")) if Path(folder).is_dir() else []
 
 
 def prune(folder: Path, keep: int) -> list[Path]:

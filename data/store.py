@@ -200,7 +200,13 @@ class Store:
                 raise _explained(self.path, exc) from None
 
     def rows(self, sql: str, params=()) -> list[dict]:
-        return list(self.db.query(sql, params))
+        try:
+            return list(self.db.query(sql, params))
+        except sqlite3.DatabaseError as exc:
+            if "malformed" in str(exc) or "not a database" in str(exc):
+                raise UchiError(f"the store {self.path} is damaged ({exc}); restore a backup over it with "
+                                "`uchi data restore --latest --force` (the damaged file is moved aside)") from None
+            raise
 
     def one(self, sql: str, params=()) -> dict | None:
         found = self.rows(sql, params)
