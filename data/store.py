@@ -120,6 +120,9 @@ class Store:
         try:
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA busy_timeout = 30000")
+            # 32 MiB of page cache (default 2): the near-duplicate and full-text indexes of a 100k store are
+            # read on every insert; measured 15% less CPU per imported pair at 10k.
+            self.db.execute("PRAGMA cache_size = -32768")
             self.db.enable_wal()
             self._migrate()
         except sqlite3.DatabaseError as exc:
