@@ -20,8 +20,9 @@ from pathlib import Path
 from uchi.config import Config
 from uchi.data.pairs import STATUSES, NewPair, add_pairs
 from uchi.data.store import Store
-from uchi.data.text import LANGUAGES, question_key
+from uchi.data.text import question_key
 from uchi.errors import UchiError
+from uchi.language import LANGUAGES
 
 MAX_REPORTED = 25
 COLUMNS = ("question", "answer", "language", "category", "facts", "paraphrase", "paraphrases", "status", "author")

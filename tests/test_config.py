@@ -96,3 +96,11 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     proc.stdout.close()  # like `| head -1` after its line
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err
+
+
+def test_shipped_uchi_toml_is_the_documented_template_and_every_key_is_documented():
+    # Keys are documented once, in uchi/config.py; `uchi config template > uchi.toml` writes the shipped file.
+    undocumented = [key for key, lines in config_module._field_comments().items() if not lines]
+    assert not undocumented, f"comment these keys in uchi/config.py: {undocumented}"
+    assert REPO_TOML.read_text() == config_module.Config().as_toml(documented=True), \
+        "uchi.toml is stale: regenerate it with `uchi config template > uchi.toml`"
