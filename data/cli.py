@@ -26,11 +26,13 @@ def import_(cfg, args):
         others = ", ".join(f"#{n}" for n in outcome.others)
         print(f"  line {outcome.line}: " + (f"merged into {others} (the same question and answer)"
                                             if outcome.kind == "merged" else
-                                            f"pair #{outcome.pair_id} conflicts with {others} (the same question, "
-                                            "a different answer); neither is trained while both are approved: "
-                                            "see `uchi data conflicts`"))
+                                            f"added as #{outcome.pair_id}, in conflict with {others} (the same "
+                                            "question, a different answer)"))
     if len(told) > MAX_REPORTED:
-        print(f"  … and {len(told) - MAX_REPORTED} more; `uchi data conflicts` lists every open conflict")
+        print(f"  … and {len(told) - MAX_REPORTED} more")
+    if counts["conflict"]:
+        print("pairs in conflict are not trained while both sides are approved: settle them with "
+              "`uchi data conflicts` and `uchi data resolve`")
 
 
 def export(cfg, args):

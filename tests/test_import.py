@@ -186,3 +186,17 @@ def test_import_reports_each_row_and_a_reimport_adds_no_merge_rows(stored, cfg, 
                                                "answer": "Bike parking is at gate C-2."}])
     import_file(stored, cfg, again, author="U1")
     assert stored.one("SELECT COUNT(*) AS n FROM pair_merges")["n"] == merges
+
+
+def test_the_import_command_says_what_happened_to_each_row(stored, tmp_path, capsys):
+    from uchi.cli import main
+
+    path = _jsonl(tmp_path / "more.jsonl", [
+        {"question": "Where is the bike parking, please?", "answer": "Bike parking is at gate C-2."},
+        {"question": "Where's the bike parking", "answer": "Bike parking moved to gate D-7."},
+        {"question": "Who waters the plants?", "answer": "Facilities, on Mondays."},
+    ])
+    assert main(["data", "import", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "imported 3 rows" in out and "1 added (pending review), 1 merged into existing pairs, 1 added in conflict" in out
+    assert "line 1: merged into #1" in out and "line 2: added as #" in out and "in conflict with #1" in out
