@@ -299,6 +299,12 @@ class SlackConfig:
     cache_s: int = 300
     # Pending pairs shown at once in a reviewer's App Home (a Home tab holds at most 100 blocks).
     review_page_size: int = 10
+    # Questions with the model at once (backpressure to vLLM); more wait in line and see their place in it.
+    answering: int = 4
+    # Questions that may wait in line; beyond this a person is told the bot is busy instead of waiting.
+    queue: int = 500
+    # Seconds a stopping bot (SIGTERM) gives answers under way; questions still waiting are told to ask again.
+    stop_grace_s: int = 30
 
 
 @dataclass
@@ -434,7 +440,8 @@ def _validate(cfg: Config, problems: list[str]) -> None:
                 ("eval", "min_votes"), ("eval", "detectable_gain"), ("eval", "noninferiority"),
                 ("eval", "concurrency"), ("serving", "kv_cache_gib"), ("serving", "max_loras"),
                 ("serving", "max_model_len"), ("data", "max_question_chars"), ("data", "max_answer_chars"),
-                ("data", "rate_limit_pairs"), ("data", "rate_limit_minutes"), ("data", "backup_keep")]
+                ("data", "rate_limit_pairs"), ("data", "rate_limit_minutes"), ("data", "backup_keep"),
+                ("slack", "answering"), ("slack", "queue")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             problems.append(f"{section}.{key} must be greater than 0")

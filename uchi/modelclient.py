@@ -6,6 +6,7 @@ the server may still be generating, and retrying would multiply the wait the use
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 
@@ -23,6 +24,7 @@ class ModelClient:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
+        api_key = api_key or os.environ.get("UCHI_VLLM_API_KEY")  # serving/server.py API_KEY_ENV: vLLM's key
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
                                  headers=headers)
