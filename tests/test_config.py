@@ -83,7 +83,8 @@ def test_types_are_strict_and_misspelled_sections_named(tmp_path):
     assert "serving.enforce_eager = 1: expected bool" in text
     assert "$UCHI_DAT_BACKUP_KEEP: unknown section 'dat'; did you mean UCHI_DATA_BACKUP_KEEP?" in text
     assert "$UCHI_STATE_DIR: state.dir is empty" in text
-    cfg = config_module.load(env={"UCHI_SERVING_ENFORCE_EAGER": "true", "UCHI_DATA_BACKUP_KEEP": "3"})
+    cfg = config_module.load(env={"UCHI_SERVING_ENFORCE_EAGER": "true", "UCHI_DATA_BACKUP_KEEP": "3",
+                                  "UCHI_VLLM_API_KEY": "secret", "UCHI_TEST_DIE_AT": "x"})
     assert cfg.serving.enforce_eager is True and cfg.data.backup_keep == 3  # the environment is text
 
 

@@ -354,6 +354,11 @@ CHOICES = {
 }
 
 
+# UCHI_ variables that are no UCHI_<SECTION>_<KEY> setting: the config file's path, and secrets (vLLM's API
+# key, read by serving/server.py and uchi/modelclient.py from the environment only).
+NOT_SETTINGS = {"UCHI_CONFIG", "UCHI_VLLM_API_KEY"}
+
+
 def _sections():
     return [f for f in dataclasses.fields(Config) if f.name != "source"]
 
@@ -592,7 +597,7 @@ def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | 
             _merge(cfg, section, values, str(source), problems)
     sections = {s.name for s in _sections()}
     for name, raw in env.items():
-        if not name.startswith("UCHI_") or name == "UCHI_CONFIG" or name.startswith("UCHI_TEST_"):
+        if not name.startswith("UCHI_") or name in NOT_SETTINGS or name.startswith("UCHI_TEST_"):
             continue
         section, _, key = name[5:].lower().partition("_")
         if section in sections and key:
