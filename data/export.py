@@ -1,10 +1,14 @@
-"""`uchi data export` and `uchi data stats`: what the store holds, in the import format."""
+"""`uchi data export` and `uchi data stats`: what the store holds, in the import format.
+
+CSV cells that a spreadsheet would run as a formula (=, +, -, @ first) are written with a ' before them,
+and the importer takes it off again, so an export imports back exactly (data/importer.py protect)."""
 from __future__ import annotations
 
 import csv
 import io
 import json
 
+from uchi.data.importer import protect
 from uchi.data.pairs import load_pairs, paraphrases_of
 from uchi.data.store import Store
 
@@ -25,7 +29,8 @@ def render(rows: list[dict], fmt: str) -> str:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(row | {"facts": "|".join(row["facts"]), "paraphrases": "|".join(row["paraphrases"])})
+        flat = row | {"facts": "|".join(row["facts"]), "paraphrases": "|".join(row["paraphrases"])}
+        writer.writerow({k: protect(v) if isinstance(v, str) else v for k, v in flat.items()})
     return buffer.getvalue()
 
 

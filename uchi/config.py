@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import shutil
@@ -395,6 +396,11 @@ CHOICES = {
 }
 
 
+# UCHI_ variables that are no UCHI_<SECTION>_<KEY> setting: the config file's path, and secrets (vLLM's API
+# key, read by serving/server.py and uchi/modelclient.py from the environment only).
+NOT_SETTINGS = {"UCHI_CONFIG", "UCHI_VLLM_API_KEY", "UCHI_CONSOLE_TOKEN", "UCHI_CONSOLE_SECRET"}
+
+
 def _sections():
     return [f for f in dataclasses.fields(Config) if f.name != "source"]
 
@@ -410,30 +416,50 @@ def _toml_value(value) -> str:
 
 
 def _coerce(raw, kind, where: str, problems: list[str]):
+    """The value as `kind`, strictly: true is not a number, a file's text is not a list, nan is no limit.
+    Environment variables are text, so there numbers, booleans and comma-separated lists are parsed."""
+    from_env = where.startswith("$")
     if typing.get_origin(kind) is list:
-        # Environment variables give lists comma-separated.
-        items = [part.strip() for part in raw.split(",") if part.strip()] if isinstance(raw, str) else raw
+        # Environment variables give lists comma-separated; a file gives a TOML array.
+        items = [part.strip() for part in raw.split(",") if part.strip()] if from_env and isinstance(raw, str) else raw
         if isinstance(items, list) and all(isinstance(item, str) for item in items):
             return items
-        problems.append(f"{where} = {raw!r}: expected a list of strings (TOML array, or comma-separated in "
-                        "the environment)")
+        example = f'["{raw}"]' if isinstance(raw, str) else '["a", "b"]'
+        problems.append(f"{where} = {raw!r}: expected a list of strings (a TOML array such as {example}, or "
+                        "comma-separated in the environment)")
         return None
     try:
         if kind is bool:
             if isinstance(raw, bool):
                 return raw
-            if str(raw).lower() in ("1", "true", "yes", "on"):
+            if from_env and str(raw).lower() in ("1", "true", "yes", "on"):
                 return True
-            if str(raw).lower() in ("0", "false", "no", "off"):
+            if from_env and str(raw).lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError
+        if isinstance(raw, bool) and kind is not str:
+            raise ValueError  # true is not 1
         if kind is int and isinstance(raw, float):
             raise ValueError
-        if kind in (int, float, str, Path):
+        if kind in (int, float) and not from_env and isinstance(raw, str):
+            raise ValueError  # "8" in a file is text: write 8
+        if kind is float:
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        if kind in (str, Path) and not isinstance(raw, str):
+            raise ValueError
+        if kind is Path and not raw.strip():
+            problems.append(f"{where} is empty: set it to a folder (or leave it out for the default); an empty "
+                            "path would silently be the current folder, with a new, empty store")
+            return None
+        if kind in (int, str, Path):
             return kind(raw)
     except (TypeError, ValueError):
         pass
-    problems.append(f"{where} = {raw!r}: expected {kind.__name__}; fix the value in uchi.toml or the environment")
+    finite = "a finite " if kind is float else ""
+    problems.append(f"{where} = {raw!r}: expected {finite}{kind.__name__}; fix the value in uchi.toml or the environment")
     return None
 
 
@@ -693,12 +719,18 @@ def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | 
     elif env.get("UCHI_MODEL_PROFILE"):
         _merge_document(cfg, _profile_document(env["UCHI_MODEL_PROFILE"], problems),
                         "profile " + env["UCHI_MODEL_PROFILE"], problems)
+    sections = {s.name for s in _sections()}
     for name, raw in env.items():
-        if not name.startswith("UCHI_") or name == "UCHI_CONFIG":
+        if not name.startswith("UCHI_") or name in NOT_SETTINGS or name.startswith("UCHI_TEST_"):
             continue
         section, _, key = name[5:].lower().partition("_")
-        if section in {s.name for s in _sections()} and key:
+        if section in sections and key:
             _merge(cfg, section, {key: raw}, f"${name}", problems)
+        else:
+            close = difflib.get_close_matches(section, sections, n=1)
+            tip = (f"; did you mean UCHI_{close[0].upper()}_{key.upper()}?" if close and key else
+                   f"; settings are UCHI_<SECTION>_<KEY>, sections {', '.join(sorted(sections))}")
+            problems.append(f"${name}: unknown section {section!r}{tip}")
     if cfg.serving.sleep_on_gpu and shutil.which("nvidia-smi") and cfg.serving.host in LOOPBACK:
         cfg.serving.sleep_mode = True
     _validate(cfg, problems)
