@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from slack_sdk import WebClient
 
-from uchi.bot import blocks, reports
+from uchi.bot import ballots, blocks, reports
 from uchi.bot.messages import text
 from uchi.bot.web import web_client
 from uchi.config import Config
@@ -31,6 +31,7 @@ class SlackThread:
     def report(self, result: dict) -> None:
         with Store.open(self.cfg) as store:
             reports.post(self.client, store, self.lang, self.channel, self.ts, result)
+            ballots.ask(self.client, self.cfg, store, self.lang, result["id"])
 
     def failed(self, error: str) -> None:
         self.client.chat_postMessage(channel=self.channel, thread_ts=self.ts,
