@@ -41,7 +41,7 @@ class Evidence:
     losses: int = 0
     ties: int = 0
     min_votes: int = 0
-    by: str = ""
+    forced: str = ""  # a forced promotion of the version after this eval: by whom, why, when
 
 
 def thumbs(store: Store, version: str | None, confidence: float = 0.95) -> dict:
@@ -172,7 +172,9 @@ def assess(cfg: Config, store: Store, eval_id: int) -> tuple[gate.Check, Evidenc
     row = store.one("SELECT adapter_version, created_at FROM evals WHERE id = ?", [eval_id])
     version, count = row["adapter_version"], votes(store, eval_id)
     wins, losses, ties = count["candidate"], count["production"], count["tie"]
-    tallied = dict(wins=wins, losses=losses, ties=ties, min_votes=cfg.eval.min_votes)
+    forced = _forced(store, version, row["created_at"])
+    tallied = dict(wins=wins, losses=losses, ties=ties, min_votes=cfg.eval.min_votes, forced="" if forced is None
+                   else f"promoted by {forced['actor']} with --force \"{forced['reason']}\" at {forced['created_at'][:16]}")
     check = gate.human(wins, losses, ties, cfg.eval)
     if not check.pending:
         return check, Evidence("votes", f"{wins + losses + ties} blind votes (of {cfg.eval.min_votes} needed): "
@@ -184,11 +186,8 @@ def assess(cfg: Config, store: Store, eval_id: int) -> tuple[gate.Check, Evidenc
         check.pending, check.passed = False, True
         check.note = "the candidate answered every item as production did: nothing for a human to judge"
         return check, Evidence("identical", check.note, **tallied)
-    forced = _forced(store, version, row["created_at"])
     if forced is not None:
-        return check, Evidence("forced", f"no human evidence: promoted by {forced['actor']} with --force "
-                                         f"\"{forced['reason']}\" at {forced['created_at'][:16]}", by=forced["actor"],
-                               **tallied)
+        return check, Evidence("forced", f"no human evidence: {tallied['forced']}", **tallied)
     return check, Evidence("pending", f"{wins + losses + ties} of {cfg.eval.min_votes} blind votes so far: vote with "
                                       f"`uchi eval vote {eval_id}` or in Slack, or run a canary", **tallied)
 

@@ -142,6 +142,8 @@ def human_lines(result: dict) -> list[str]:
         lines.append(f"blind votes: {evidence['wins']} for the candidate, {evidence['losses']} for production, "
                      f"{evidence['ties']} ties ({evidence['wins'] + evidence['losses'] + evidence['ties']} of "
                      f"{evidence['min_votes']})")
+    if evidence.get("forced") and evidence["kind"] != "forced":
+        lines.append(f"the gate was overridden: {evidence['forced']}")
     if evidence["kind"] == "pending":
         lines.append(f"vote with `uchi eval vote {result['id']}` or Compare blind in Slack")
     return lines

@@ -194,7 +194,7 @@ def promote(cfg: Config, store: Store, client: ModelClient, version: str, *, act
            forced=force_reason is not None)
     if force_reason is not None:
         audit.record(store, actor, "promote", version, "forced", force_reason)
-        if evaluation is not None and gate_state(evaluation) == "pending":
+        if evaluation is not None and evaluation["metrics"] and json.loads(evaluation["metrics"]).get("checks"):
             human.redecide(cfg, store, evaluation["id"])  # the report names who let it through, and why
     canary.promoted(store, version, actor)
     retire(cfg, store, client, current, cfg.serving.unload_grace_s)

@@ -17,7 +17,8 @@ from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.evals import gate, human, judge, report
 from uchi.evals.harness import breakdown
-from uchi.serving.registry import check_gate, gate_state, latest_eval
+from uchi.data.adapters import PRODUCTION
+from uchi.serving.registry import check_gate, gate_state, latest_eval, switch
 
 ADMIN, REVIEWER, JA_REVIEWER = "U0ADMIN", "U0REVIEWER", "U0TANAKA"
 QUESTIONS = [("Where do I file expenses?", "en"), ("What is the Wi-Fi password?", "en"),
@@ -82,6 +83,12 @@ def test_pending_with_no_votes_blocks_promotion_and_says_how_to_go_on(hcfg):
         markdown = Path(latest_eval(store, version)["report_path"]).read_text(encoding="utf-8")
         assert "gate PENDING" in markdown and "| human: side-by-side win rate |" in markdown
         assert "decided by: none yet (pending)" in markdown
+        # What registry.promote records when forced (the switch itself needs a model server: vllm tier).
+        switch(store, PRODUCTION, version, expected=None, actor=ADMIN, reason="hotfix for the VPN answer", forced=True)
+        assert human.redecide(hcfg, store, eval_id)["state"] == "pending"
+        markdown = Path(latest_eval(store, version)["report_path"]).read_text(encoding="utf-8")
+        assert "decided by: none: forced" in markdown
+        assert f'promoted by {ADMIN} with --force "hotfix for the VPN answer"' in markdown
 
 
 def test_min_votes_for_the_candidate_pass_and_against_it_fail(hcfg):
