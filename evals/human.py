@@ -88,6 +88,14 @@ def canary_check(cfg: Config, store: Store, version: str) -> gate.Check | None:
     return None
 
 
+def state(evaluation: dict) -> str:
+    """passed, failed or pending, of an evals row."""
+    checks = json.loads(evaluation["metrics"] or "{}").get("checks")
+    if not checks:  # an eval row recorded without its checks stands by its passed flag
+        return "passed" if evaluation["passed"] else "failed"
+    return gate.stored_state(checks)
+
+
 def _detail(store: Store, eval_id: int) -> dict:
     row = store.one("SELECT report_path FROM evals WHERE id = ?", [eval_id])
     if row is None:

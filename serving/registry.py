@@ -18,11 +18,11 @@ import time
 from contextlib import contextmanager
 
 from uchi.config import Config
-from uchi.data.adapters import CANDIDATE, PREVIOUS, PRODUCTION, ensure_loaded, served_name
 from uchi.data import audit
+from uchi.data.adapters import CANDIDATE, PREVIOUS, PRODUCTION, ensure_loaded, served_name
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
-from uchi.evals import gate, human
+from uchi.evals import human
 from uchi.modelclient import ModelClient
 from uchi.serving import crash
 
@@ -86,13 +86,6 @@ def set_alias(store: Store, alias: str, version: str | None, *, actor: str, reas
     switch(store, alias, version, expected=store.alias(alias), actor=actor, reason=reason, forced=forced)
 
 
-def gate_state(evaluation: dict) -> str:
-    checks = json.loads(evaluation["metrics"] or "{}").get("checks")
-    if not checks:  # an eval row recorded without its checks stands by its passed flag
-        return "passed" if evaluation["passed"] else "failed"
-    return gate.stored_state(checks)
-
-
 def check_gate(cfg: Config, store: Store, version: str, force_reason: str | None, *,
                human_pending_ok: bool = False) -> dict | None:
     """The version's latest eval; refuses a failed or missing gate unless a reason to force is given. A gate
@@ -111,10 +104,10 @@ def check_gate(cfg: Config, store: Store, version: str, force_reason: str | None
     if evaluation is None:
         raise UchiError(f"{version} has not been evaluated: run `uchi eval run {version}` first, "
                         "or promote with --force \"reason\"")
-    if gate_state(evaluation) == "pending":
+    if human.state(evaluation) == "pending":
         human.redecide(cfg, store, evaluation["id"])
         evaluation = latest_eval(store, version)
-    state = gate_state(evaluation)
+    state = human.state(evaluation)
     if state == "failed":
         reasons = "; ".join(json.loads(evaluation["reasons"]))
         raise UchiError(f"{version} failed its gate ({reasons}); promote with --force \"reason\" to override")

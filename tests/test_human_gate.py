@@ -18,7 +18,7 @@ from uchi.errors import UchiError
 from uchi.evals import gate, human, judge, report
 from uchi.evals.harness import breakdown
 from uchi.data.adapters import PRODUCTION
-from uchi.serving.registry import check_gate, gate_state, latest_eval, switch
+from uchi.serving.registry import check_gate, latest_eval, switch
 
 ADMIN, REVIEWER, JA_REVIEWER = "U0ADMIN", "U0REVIEWER", "U0TANAKA"
 QUESTIONS = [("Where do I file expenses?", "en"), ("What is the Wi-Fi password?", "en"),
@@ -66,10 +66,13 @@ def vote_all(cfg, store, eval_id: int, voter: str, prefer: str) -> None:
         human.record_vote(cfg, store, eval_id, shown["item"], voter, "left" if left else "right")
 
 
-def test_pending_with_no_votes_blocks_promotion_and_says_how_to_go_on(hcfg):
+def test_pending_with_no_votes_blocks_promotion_and_says_how_to_go_on(hcfg, capsys):
     with Store.open(hcfg) as store:
         version, eval_id = stored_eval(hcfg, store)
-        assert gate_state(latest_eval(store, version)) == "pending"
+    assert main(["adapters"]) == 0
+    assert [line.split("\t")[3] for line in capsys.readouterr().out.splitlines()] == ["gate pending"]
+    with Store.open(hcfg) as store:
+        assert human.state(latest_eval(store, version)) == "pending"
         with pytest.raises(human.Pending) as caught:
             check_gate(hcfg, store, version, None)
         message = str(caught.value)
@@ -99,7 +102,7 @@ def test_min_votes_for_the_candidate_pass_and_against_it_fail(hcfg):
             check_gate(hcfg, store, version, None)
         vote_all(hcfg, store, eval_id, "U1", "candidate")  # the other four items; item 0 stays a tie
         evaluation = check_gate(hcfg, store, version, None)
-        assert evaluation["passed"] == 1 and gate_state(evaluation) == "passed"
+        assert evaluation["passed"] == 1 and human.state(evaluation) == "passed"
         assert human.votes(store, eval_id) == {"candidate": 4, "production": 0, "tie": 1}
         path = Path(evaluation["report_path"])
         markdown, page = path.read_text(encoding="utf-8"), path.with_suffix(".html").read_text(encoding="utf-8")
@@ -139,7 +142,7 @@ def test_a_canary_that_ended_without_rollback_is_human_evidence(hcfg):
             check_gate(hcfg, store, version, None)
         rate(store, stopped, "candidate", version, [1, -1])
         evaluation = check_gate(hcfg, store, version, None)
-        assert gate_state(evaluation) == "passed"
+        assert human.state(evaluation) == "passed"
         markdown = Path(evaluation["report_path"]).read_text(encoding="utf-8")
         assert "decided by: canary thumbs" in markdown and f"canary #{stopped} of {version}" in markdown
         assert "thumbs-down 1/6 vs 3/6 for production" in markdown

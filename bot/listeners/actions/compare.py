@@ -4,7 +4,6 @@ are checked by evals.human, and which side is the candidate is derived on the se
 from uchi.bot import blocks
 from uchi.bot.errors import BotError
 from uchi.evals import human
-from uchi.serving.registry import gate_state
 
 PICKS = {"compare_left": "left", "compare_tie": "tie", "compare_right": "right"}
 
@@ -22,7 +21,7 @@ def _view(store, eval_id: int, user: str, lang: str, done: dict | None = None) -
     remaining = len(human.comparisons(store, eval_id)) - voted
     if shown is None and done is None:
         row = store.one("SELECT passed, metrics FROM evals WHERE id = ?", [eval_id])
-        done = {"state": gate_state(row), "votes": human.votes(store, eval_id)}
+        done = {"state": human.state(row), "votes": human.votes(store, eval_id)}
     return blocks.comparison(lang, shown, remaining, done)
 
 
