@@ -6,10 +6,10 @@ import pytest
 
 from conftest import seed_facts
 from uchi import config as config_module
+from uchi.data import runs
 from uchi.data.store import Store
 from uchi.errors import UchiError
 from uchi.trainer import run as run_module
-from uchi.trainer import runs
 
 pytestmark = pytest.mark.slow
 

@@ -12,11 +12,11 @@ import torch
 from conftest import FACTS
 from uchi import config as config_module
 from uchi.data.pairs import NewPair, add_pairs
+from uchi.data.runs import create, reap_dead_runs, workdir
 from uchi.data.store import Store, now
 from uchi.prompt import messages
 from uchi.trainer import replay
 from uchi.trainer.runner import LocalRunner, launch
-from uchi.trainer.runs import create, reap_dead_runs, workdir
 
 pytestmark = pytest.mark.slow
 

@@ -208,7 +208,7 @@ def test_the_slurm_job_asks_for_gpus_and_uses_torchrun_for_several(cfg):
 
 
 def test_resuming_needs_a_failed_run(store, cfg):
-    from uchi.trainer.runs import reopen
+    from uchi.data.runs import reopen
 
     with pytest.raises(UchiError, match="no run #5"):
         reopen(cfg, store, 5)

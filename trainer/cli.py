@@ -23,7 +23,7 @@ def train(cfg, args):
 
 
 def list_runs(cfg, store) -> None:
-    from uchi.trainer.runs import reap_dead_runs
+    from uchi.data.runs import reap_dead_runs
 
     reap_dead_runs(store, cfg)
     for run in store.rows("SELECT * FROM runs ORDER BY id DESC LIMIT 20"):

@@ -1,6 +1,6 @@
 """A run: train the current snapshot into an immutable adapter version and register it.
 
-uchi.trainer.runs records the run and the exact configuration it trains with (runs/<id>/config.toml); `execute`
+uchi.data.runs records the run and the exact configuration it trains with (runs/<id>/config.toml); `execute`
 trains it inside a runner's worker process (uchi.trainer.worker), resuming from the run's last checkpoint when
 there is one.
 The adapter is written under adapters/.partial/ and renamed into place only when complete, and the registry
@@ -22,12 +22,12 @@ from pathlib import Path
 from uchi import basemodel
 from uchi.config import Config
 from uchi.data import snapshot as snapshots
+from uchi.data.runs import adapters_dir, fail, get, workdir
 from uchi.data.store import Store, now
 from uchi.trainer import curves, distributed, lora, sizing
 from uchi.trainer.generate import Cache, LocalGenerator, model_id, server_generator
 from uchi.trainer.loop import Loop
 from uchi.trainer.mixture import build
-from uchi.trainer.runs import adapters_dir, fail, get, workdir
 
 
 def environment() -> dict:

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from uchi.config import Config
+from uchi.data.runs import create, fail, get, reopen, workdir
 from uchi.data.store import Store
 from uchi.errors import UchiError
 from uchi.trainer.lock import training_lock
-from uchi.trainer.runs import create, fail, get, reopen, workdir
 from uchi.trainer.sharing import gpu_for_training
 
 SLURM_DONE = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",

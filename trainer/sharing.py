@@ -27,7 +27,7 @@ def should_sleep(cfg: Config, client) -> bool:
 def run_config(cfg: Config, run: dict) -> Config:
     """The configuration the run was created with (a resumed run keeps its own)."""
     from uchi import config as config_module
-    from uchi.trainer.runs import workdir
+    from uchi.data.runs import workdir
 
     frozen = workdir(cfg, run["id"]) / "config.toml"
     return config_module.load(frozen, env={}) if frozen.is_file() else cfg

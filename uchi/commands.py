@@ -15,6 +15,12 @@ def config_show(cfg, args):
     print(f"# resolved from {cfg.source or 'defaults'} and UCHI_* variables\n" + cfg.as_toml())
 
 
+def config_template(cfg, args):
+    from uchi.config import Config
+
+    print(Config().as_toml(documented=True), end="")
+
+
 def retrain(cfg, args):
     thread = None
     if args.slack_thread:
@@ -48,8 +54,10 @@ def _print(line: str) -> None:
 
 
 def register(commands) -> None:
-    add(subcommands(commands, "config", "the configuration"), "show", config_show,
-        "print the configuration after defaults, uchi.toml and UCHI_* variables")
+    group = subcommands(commands, "config", "the configuration")
+    add(group, "show", config_show, "print the configuration after defaults, uchi.toml and UCHI_* variables")
+    add(group, "template", config_template, "print every key with its default and what it does (the shipped "
+        "uchi.toml is this output)")
     sub = add(commands, "retrain", retrain, "train the approved pairs through train.runner, evaluate the adapter "
               "against production, and report (what Slack's /retrain starts)")
     sub.add_argument("--slack-thread", metavar="CHANNEL/TS", help="post progress and the report in this Slack "

@@ -14,6 +14,7 @@ from typing import Callable, Protocol
 
 from uchi.config import Config
 from uchi.data import snapshot
+from uchi.data.runs import reap_dead_runs, running
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.evals import gate
@@ -22,7 +23,6 @@ from uchi.language import LANGUAGES
 from uchi.modelclient import ModelClient
 from uchi.trainer import lock
 from uchi.trainer.runner import launch
-from uchi.trainer.runs import reap_dead_runs, running
 
 
 class Thread(Protocol):
