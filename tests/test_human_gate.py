@@ -20,7 +20,7 @@ from uchi.evals.harness import breakdown
 from uchi.data.adapters import PRODUCTION
 from uchi.serving.registry import check_gate, latest_eval, switch
 
-ADMIN, REVIEWER, JA_REVIEWER = "U0ADMIN", "U0REVIEWER", "U0TANAKA"
+ADMIN, JA_ADMIN, REVIEWER, JA_REVIEWER = "U0ADMIN", "U0KATO", "U0REVIEWER", "U0TANAKA"
 QUESTIONS = [("Where do I file expenses?", "en"), ("What is the Wi-Fi password?", "en"),
              ("経費はどこで申請しますか？", "ja"), ("会議室の予約方法は？", "ja"), ("Who approves leave?", "en")]
 
@@ -167,10 +167,10 @@ def test_cli_vote_records_blind_votes_as_the_voter_saw_them(hcfg, monkeypatch, c
 
 
 def test_reviewers_get_a_blind_batch_and_promote_waits_in_their_language(fake_slack, hcfg, monkeypatch):
-    for name, value in {"UCHI_SLACK_API_URL": fake_slack.api_url, "UCHI_SLACK_ADMINS": ADMIN,
+    for name, value in {"UCHI_SLACK_API_URL": fake_slack.api_url, "UCHI_SLACK_ADMINS": f"{ADMIN},{JA_ADMIN}",
                         "UCHI_SLACK_REVIEWERS": f"{REVIEWER},{JA_REVIEWER}"}.items():
         monkeypatch.setenv(name, value)
-    fake_slack.locales[JA_REVIEWER] = "ja-JP"
+    fake_slack.locales[JA_REVIEWER] = fake_slack.locales[JA_ADMIN] = "ja-JP"
     cfg = config_module.load()
     bot = start_bot(cfg, fake_slack)
     try:
@@ -185,11 +185,12 @@ def test_reviewers_get_a_blind_batch_and_promote_waits_in_their_language(fake_sl
         assert "Answer A" in json.dumps(view["blocks"]) and f"Eval #{eval_id}" in json.dumps(view["blocks"])
 
         bot.slack.command("/promote", version, ADMIN)
-        bot.slack.command("/promote", version, ADMIN)  # still waiting; nothing switched
+        bot.slack.command("/promote", version, JA_ADMIN)  # still waiting; nothing switched
         bot.slack.click(JA_REVIEWER, dms[1].response["channel"], dms[1].response["ts"], "compare_open", value="x")
         texts = [r["text"] for r in bot.responses(3)]
         waiting = [t for t in texts if f"{version} waits for human evidence: 0 of 4 blind votes" in t]
-        assert len(waiting) == 2 and f"uchi eval vote {eval_id}" in waiting[0] and "--force" in waiting[0]
+        assert len(waiting) == 1 and f"uchi eval vote {eval_id}" in waiting[0] and "--force" in waiting[0]
+        assert any(f"{version} は人による評価を待っています（ブラインド投票 0 / 4 票）" in t for t in texts)
         assert any("この比較ボタンは不正です" in t for t in texts)
         with Store.open(cfg) as store:
             assert store.one("SELECT COUNT(*) AS n FROM promotions")["n"] == 0

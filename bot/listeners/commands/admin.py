@@ -6,7 +6,6 @@ from uchi.bot.errors import BotError, Reply
 from uchi.bot.messages import text
 from uchi.bot.threads import start_retrain
 from uchi.data import audit
-from uchi.evals import human
 from uchi.pipeline import busy
 from uchi.serving.registry import promote as move
 from uchi.serving.registry import rollback as move_back
@@ -49,11 +48,7 @@ def promote(ack, command, respond, client, context):
     with services.store() as store:
         services.roles.require(client, store, user, "admin", "promote", version)
         ack()
-        try:
-            result = move(services.cfg, store, services.model, version, actor=user, force_reason=reason)
-        except human.Pending as waiting:
-            raise BotError("promote_pending", version=version, votes=waiting.votes, needed=waiting.needed,
-                           eval_id=waiting.eval_id) from None
+        result = move(services.cfg, store, services.model, version, actor=user, force_reason=reason)
     lines = [text(lang, "promoted", version=f"`{result['version']}`", user=user,
                   previous=f"`{result['previous']}`" if result["previous"] else text(lang, "base_model"))]
     lines += [text(lang, "forced_note", reason=blocks.safe(reason))] if reason is not None else []
