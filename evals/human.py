@@ -100,7 +100,10 @@ def _detail(store: Store, eval_id: int) -> dict:
     row = store.one("SELECT report_path FROM evals WHERE id = ?", [eval_id])
     if row is None:
         raise UchiError(f"no eval #{eval_id}; see `uchi adapters` and `uchi eval report VERSION`")
-    return json.loads(Path(row["report_path"]).with_suffix(".json").read_text(encoding="utf-8"))
+    path = Path(row["report_path"]).with_suffix(".json")
+    if not path.is_file():
+        raise UchiError(f"the answers of eval #{eval_id} are missing ({path}); re-run the eval with `uchi eval run`")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def comparisons(store: Store, eval_id: int) -> list[dict]:
