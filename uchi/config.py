@@ -9,6 +9,7 @@ import dataclasses
 import difflib
 import os
 import re
+import shutil
 import sys
 import tomllib
 import typing
@@ -18,6 +19,8 @@ from pathlib import Path
 from uchi.errors import ConfigError
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
+# Shipped profiles: <name>/uchi.toml (settings for one base model) and <name>/config.json (its architecture).
+PROFILES = Path(__file__).resolve().parents[1] / "profiles"
 # The general-ability benchmarks uchi.evals.tasks implements (a test holds the two lists equal).
 BENCHMARKS = ("piqa", "jcommonsenseqa", "jmmlu", "mmlu")
 
@@ -43,6 +46,9 @@ class ModelConfig:
     served_name: str = "base"
     # The most tokens an answer may have (answers, evals and the demo alike).
     max_new_tokens: int = 64
+    # A profile (a name under profiles/, or a folder with uchi.toml + config.json) for one base model: its keys
+    # replace those this file leaves at their defaults; the environment still wins. "" = none.
+    profile: str = ""
 
 
 @dataclass
@@ -76,6 +82,9 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
+    # "auto": cuda when torch sees a GPU; a CUDA build of torch that sees none is an error, not a CPU run.
+    # "cuda": refuse to start without a GPU; "cpu": train on the CPU even where there is one.
+    device: str = "auto"
     # "none": LoRA on full-precision weights. "nf4": QLoRA (bitsandbytes 4-bit nf4, double quant).
     quantization: str = "none"
     # LoRA rank; 0 = by data size: 8 under 100 pairs, else 16, never above serving.max_lora_rank (docs/trainer.md).
@@ -205,6 +214,10 @@ class EvalConfig:
     benchmarks: list[str] = field(default_factory=lambda: list(BENCHMARKS))
     # Items per benchmark (seeded sample).
     benchmark_items: int = 40
+    # Who scores the benchmarks' log-likelihoods: "transformers" (in-process), or "vllm" (prompt log-probs from the
+    # running server: no second copy of the model on the GPU). Not the default: vLLM 0.32 with LoRA enabled crashes
+    # when it batches prompt_logprobs requests (vllm-project/vllm#16668, #29955), so the eval scores one at a time.
+    loglik: str = "transformers"
     # Optional LLM-as-judge: any OpenAI-compatible endpoint (never the candidate); key in $JUDGE_API_KEY.
     judge_url: str = ""
     # The judge's model name at judge_url.
@@ -240,6 +253,9 @@ class ServingConfig:
     # Expose vLLM's /sleep and /wake_up (its development endpoints, loopback only) so that nightly
     # training can borrow the GPU; on CPU sleeping only pauses scheduling.
     sleep_mode: bool = False
+    # Turn sleep_mode on where this machine has a GPU (nvidia-smi) and vLLM listens on loopback, so that training
+    # on the same card gets all of it; false leaves sleep_mode as set.
+    sleep_on_gpu: bool = True
     # Seconds vLLM may take to load and answer /health before `uchi serve` gives up.
     startup_timeout_s: int = 900
     # Seconds one request may take before the client reports the model server as too slow.
@@ -301,6 +317,12 @@ class SlackConfig:
     cache_s: int = 300
     # Pending pairs shown at once in a reviewer's App Home (a Home tab holds at most 100 blocks).
     review_page_size: int = 10
+    # Questions with the model at once (backpressure to vLLM); more wait in line and see their place in it.
+    answering: int = 4
+    # Questions that may wait in line; beyond this a person is told the bot is busy instead of waiting.
+    queue: int = 500
+    # Seconds a stopping bot (SIGTERM) gives answers under way; questions still waiting are told to ask again.
+    stop_grace_s: int = 30
 
 
 @dataclass
@@ -337,6 +359,7 @@ class Config:
 
 CHOICES = {
     ("train", "quantization"): ("none", "nf4"),
+    ("train", "device"): ("auto", "cpu", "cuda"),
     ("train", "precision"): ("auto", "fp32", "bf16", "fp16"),
     ("train", "gradient_checkpointing"): ("auto", "on", "off"),
     ("train", "optimizer"): ("auto", "adamw", "paged_adamw_8bit"),
@@ -345,6 +368,7 @@ CHOICES = {
     ("train", "preference"): ("none", "dpo", "kto"),
     ("train", "runner"): ("local", "slurm"),
     ("train", "sleep_vllm"): ("auto", "always", "never"),
+    ("eval", "loglik"): ("transformers", "vllm"),
     ("serving", "dtype"): ("auto", "float32", "bfloat16", "float16"),
     ("serving", "mode"): ("lora", "merged"),
 }
@@ -416,7 +440,8 @@ def _validate(cfg: Config, problems: list[str]) -> None:
                 ("eval", "min_votes"), ("eval", "detectable_gain"), ("eval", "noninferiority"),
                 ("eval", "concurrency"), ("serving", "kv_cache_gib"), ("serving", "max_loras"),
                 ("serving", "max_model_len"), ("data", "max_question_chars"), ("data", "max_answer_chars"),
-                ("data", "rate_limit_pairs"), ("data", "rate_limit_minutes"), ("data", "backup_keep")]
+                ("data", "rate_limit_pairs"), ("data", "rate_limit_minutes"), ("data", "backup_keep"),
+                ("slack", "answering"), ("slack", "queue")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             problems.append(f"{section}.{key} must be greater than 0")
@@ -547,6 +572,62 @@ def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:
     return local if local.is_file() else None
 
 
+def profile_dir(profile: str) -> Path:
+    """A shipped profile's folder by name, or a folder given as a path."""
+    named = PROFILES / profile
+    return named if named.is_dir() else Path(profile)
+
+
+def profiles() -> list[str]:
+    return sorted(p.name for p in PROFILES.iterdir() if (p / "uchi.toml").is_file()) if PROFILES.is_dir() else []
+
+
+def _profile_document(profile: str, problems: list[str]) -> dict:
+    path = profile_dir(profile) / "uchi.toml"
+    if not path.is_file():
+        problems.append(f"model.profile = {profile!r}: no such profile; shipped: {', '.join(profiles())}, or a "
+                        "folder holding uchi.toml")
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: not valid TOML ({exc}); fix the syntax")
+        return {}
+    if "profile" in document.get("model", {}):
+        problems.append(f"{path}: a profile cannot name another profile (model.profile)")
+    return document
+
+
+def _merge_document(cfg: Config, document: dict, origin: str, problems: list[str]) -> None:
+    sections = {s.name for s in _sections()}
+    for section, values in document.items():
+        if section not in sections or not isinstance(values, dict):
+            problems.append(f"{origin}: unknown section [{section}]; sections are {', '.join(sorted(sections))}")
+            continue
+        _merge(cfg, section, values, origin, problems)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _left_at_default(document: dict, profile: dict) -> dict:
+    """The profile's keys that the user's file does not set, or sets to the built-in default."""
+    defaults, kept = Config(), {}
+    for section, values in profile.items():
+        mine = document.get(section) if isinstance(document.get(section), dict) else {}
+        if not isinstance(values, dict):
+            kept[section] = values
+            continue
+        kept[section] = {key: value for key, value in values.items()
+                         if key not in mine or mine[key] == _toml_default(defaults, section, key)}
+    return kept
+
+
+def _toml_default(defaults: Config, section: str, key: str):
+    value = getattr(getattr(defaults, section, None), key, None)
+    return str(value) if isinstance(value, Path) else value
+
+
 def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
     """Resolve defaults, then the TOML file, then UCHI_SECTION_KEY variables; validate all at once."""
     env = os.environ if env is None else env
@@ -559,18 +640,24 @@ def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | 
             document = tomllib.loads(source.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError([f"{source}: not valid TOML ({exc}); fix the syntax"]) from None
-        sections = {s.name for s in _sections()}
-        for section, values in document.items():
-            if section not in sections or not isinstance(values, dict):
-                problems.append(f"{source}: unknown section [{section}]; sections are {', '.join(sorted(sections))}")
-                continue
-            _merge(cfg, section, values, str(source), problems)
+        model = document.get("model") if isinstance(document.get("model"), dict) else {}
+        profile = env.get("UCHI_MODEL_PROFILE") or model.get("profile", "")
+        _merge_document(cfg, document, str(source), problems)
+        if profile:
+            # The shipped uchi.toml lists every key at its default: those give way to the profile's values.
+            _merge_document(cfg, _left_at_default(document, _profile_document(str(profile), problems)),
+                            "profile " + str(profile), problems)
+    elif env.get("UCHI_MODEL_PROFILE"):
+        _merge_document(cfg, _profile_document(env["UCHI_MODEL_PROFILE"], problems),
+                        "profile " + env["UCHI_MODEL_PROFILE"], problems)
     for name, raw in env.items():
         if not name.startswith("UCHI_") or name == "UCHI_CONFIG":
             continue
         section, _, key = name[5:].lower().partition("_")
         if section in {s.name for s in _sections()} and key:
             _merge(cfg, section, {key: raw}, f"${name}", problems)
+    if cfg.serving.sleep_on_gpu and shutil.which("nvidia-smi") and cfg.serving.host in LOOPBACK:
+        cfg.serving.sleep_mode = True
     _validate(cfg, problems)
     if problems:
         raise ConfigError(problems)
