@@ -184,8 +184,9 @@ def assess(cfg: Config, store: Store, eval_id: int) -> tuple[gate.Check, Evidenc
     version, count = row["adapter_version"], votes(store, eval_id)
     wins, losses, ties = count["candidate"], count["production"], count["tie"]
     forced = _forced(store, version, row["created_at"])
-    tallied = dict(wins=wins, losses=losses, ties=ties, min_votes=cfg.eval.min_votes, forced="" if forced is None
-                   else f"promoted by {forced['actor']} with --force \"{forced['reason']}\" at {forced['created_at'][:16]}")
+    tallied = {"wins": wins, "losses": losses, "ties": ties, "min_votes": cfg.eval.min_votes,
+               "forced": "" if forced is None else f"promoted by {forced['actor']} with --force \"{forced['reason']}\" "
+                                                   f"at {forced['created_at'][:16]}"}
     check = gate.human(wins, losses, ties, cfg.eval)
     if not check.pending:
         return check, Evidence("votes", f"{wins + losses + ties} blind votes (of {cfg.eval.min_votes} needed): "

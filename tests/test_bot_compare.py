@@ -2,6 +2,7 @@
 and every vote re-decides the eval's gate (slow + vllm tiers; reuses the session's trained adapter)."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -71,4 +72,4 @@ def test_reviewers_vote_blind_and_each_vote_redecides_the_gate(compare_bot):
         [forced] = audit.entries(store, outcome="forced")
         report_path = store.one("SELECT report_path FROM evals WHERE id = ?", [result["id"]])["report_path"]
     assert (forced["actor"], forced["action"], forced["target"]) == (ADMIN, "promote", version)
-    assert f"promoted by {ADMIN} with --force" in open(report_path, encoding="utf-8").read()
+    assert f"promoted by {ADMIN} with --force" in Path(report_path).read_text(encoding="utf-8")

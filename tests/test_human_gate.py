@@ -13,11 +13,11 @@ from uchi import config as config_module
 from uchi.bot import ballots
 from uchi.bot.web import web_client
 from uchi.cli import main
+from uchi.data.adapters import PRODUCTION
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.evals import gate, human, judge, report
 from uchi.evals.harness import breakdown
-from uchi.data.adapters import PRODUCTION
 from uchi.serving.registry import check_gate, latest_eval, switch
 
 ADMIN, JA_ADMIN, REVIEWER, JA_REVIEWER = "U0ADMIN", "U0KATO", "U0REVIEWER", "U0TANAKA"
@@ -127,7 +127,7 @@ def rate(store: Store, canary_id: int, alias: str, version: str, values: list[in
 
 def test_a_canary_that_ended_without_rollback_is_human_evidence(hcfg):
     with Store.open(hcfg) as store:
-        version, eval_id = stored_eval(hcfg, store)
+        version, _ = stored_eval(hcfg, store)
         rolled = store.db["canaries"].insert({"version": version, "production_version": None, "share": 0.2,
                                               "actor": ADMIN, "started_at": now(), "ended_at": now(),
                                               "outcome": "rolled back"}).last_pk
@@ -150,7 +150,7 @@ def test_a_canary_that_ended_without_rollback_is_human_evidence(hcfg):
 
 def test_cli_vote_records_blind_votes_as_the_voter_saw_them(hcfg, monkeypatch, capsys):
     with Store.open(hcfg) as store:
-        version, eval_id = stored_eval(hcfg, store)
+        _, eval_id = stored_eval(hcfg, store)
     monkeypatch.setattr("sys.stdin", io.StringIO("a\nx\nb\nt\nq\n"))
     assert main(["eval", "vote", str(eval_id), "--by", "cli:alice"]) == 0
     out = capsys.readouterr().out
