@@ -177,7 +177,8 @@ class EvalConfig:
     # Gate policy, decided up front: metrics in hard_gates decide; the rest are only reported.
     # company: paraphrase fact recall must improve (lower bound of the paired interval > margin);
     # general: every benchmark's gold log-prob must be non-inferior (lower bound >= -noninferiority);
-    # human: once min_votes side-by-side votes exist, the win rate's upper bound must reach 50%;
+    # human: pending until min_votes blind side-by-side votes exist (or a canary ends without rollback), then
+    # the win rate's upper bound (ties count half) must reach 50%;
     # divergence: mean KL from the base model on general prompts must stay under max_kl.
     hard_gates: list[str] = field(default_factory=lambda: ["company", "general", "human"])
     # The least paraphrase fact-recall gain (lower bound of the paired interval) over the baseline.
@@ -197,7 +198,9 @@ class EvalConfig:
     # The smallest fact-recall gain the company set must be able to detect (80% power); fewer items is
     # reported as "too few items", never as a pass.
     detectable_gain: float = 0.15
-    # Blind side-by-side votes (candidate vs production) before the human check decides.
+    # Blind side-by-side votes (candidate vs production) before the human check decides. 10: what two or
+    # three reviewers give in a few minutes after an eval; it already fails a clear loser (1 win in 10:
+    # Wilson upper bound 0.40); more votes only narrow the interval, and a small company should not wait days.
     min_votes: int = 10
     # At most this many items per held-out set (seeded sample), to keep a gate within minutes.
     max_items: int = 60
