@@ -12,7 +12,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from uchi.console import strings, web
-from uchi.data import audit
 from uchi.errors import UchiError
 from uchi.evals import human
 from uchi.serving import canary, registry
@@ -58,7 +57,6 @@ async def promote(request: Request) -> Response:
     def move() -> None:  # loads and smoke-tests the adapter: seconds, off the event loop
         with web.store(request) as store:
             registry.promote(app.cfg, store, app.model, version, actor=me.name, force_reason=reason)
-            audit.record(store, me.name, "web:promote", version, "forced" if reason else "done", reason or "")
     await run_in_threadpool(move)
     return web.back("/adapters", "promoted", version=version)
 
@@ -72,7 +70,6 @@ async def rollback(request: Request) -> Response:
     def move_back() -> dict:
         with web.store(request) as store:
             result = registry.rollback(app.cfg, store, app.model, actor=me.name)
-            audit.record(store, me.name, "web:rollback", result["rolled_back"], "done")
             return result
     result = await run_in_threadpool(move_back)
     return web.back("/adapters", "rolled_back",
@@ -88,7 +85,6 @@ async def start_canary(request: Request) -> Response:
     def begin() -> None:
         with web.store(request) as store:
             canary.start(app.cfg, store, app.model, version, actor=me.name, force_reason=reason)
-            audit.record(store, me.name, "web:canary", version, "forced" if reason else "done", reason or "")
     await run_in_threadpool(begin)
     return web.back("/adapters", "canary_started", version=version)
 

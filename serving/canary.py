@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 
 from uchi.config import Config
+from uchi.data import audit
 from uchi.data.adapters import CANDIDATE, PRODUCTION
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
@@ -47,6 +48,8 @@ def start(cfg: Config, store: Store, client: ModelClient, version: str, *, actor
                reason=force_reason or f"canary at {share:.0%}", forced=force_reason is not None)
         canary_id = store.db["canaries"].insert({"version": version, "production_version": production,
                                                  "share": share, "actor": actor, "started_at": now()}).last_pk
+    audit.record(store, actor, "canary", version, "forced" if force_reason is not None else "done",
+                 force_reason or f"share {share:.0%}")
     return store.one("SELECT * FROM canaries WHERE id = ?", [canary_id])
 
 
@@ -102,6 +105,7 @@ def stop(cfg: Config, store: Store, client: ModelClient, *, actor: str, outcome:
             raise UchiError("no canary is running")
         store.db["canaries"].update(canary["id"], {"ended_at": now(), "outcome": outcome, "detail": detail})
         switch(store, CANDIDATE, None, expected=canary["version"], actor=actor, reason=f"canary {outcome}: {detail}")
+    audit.record(store, actor, f"canary_{outcome}", canary["version"], "done", detail)
     retire(cfg, store, client, canary["version"], cfg.serving.unload_grace_s)
     return store.one("SELECT * FROM canaries WHERE id = ?", [canary["id"]])
 

@@ -185,8 +185,9 @@ def promote(cfg: Config, store: Store, client: ModelClient, version: str, *, act
         reason += "; no eval, so no smoke test"
     switch(store, PRODUCTION, version, expected=current, actor=actor, reason=reason,
            forced=force_reason is not None)
+    # Every promotion lands in `audit` from here, whichever front asked (the promotions table keeps the alias history).
+    audit.record(store, actor, "promote", version, "forced" if force_reason is not None else "done", force_reason or "")
     if force_reason is not None:
-        audit.record(store, actor, "promote", version, "forced", force_reason)
         if evaluation is not None and evaluation["metrics"] and json.loads(evaluation["metrics"]).get("checks"):
             human.redecide(cfg, store, evaluation["id"])  # the report names who let it through, and why
     canary.promoted(store, version, actor)
@@ -202,5 +203,6 @@ def rollback(cfg: Config, store: Store, client: ModelClient, *, actor: str, reas
     if previous and cfg.serving.mode == "lora":
         ensure_loaded(client, store, previous)
     switch(store, PRODUCTION, previous, expected=current, actor=actor, reason=reason, keep_previous=False)
+    audit.record(store, actor, "rollback", current, "done", reason)
     retire(cfg, store, client, current, cfg.serving.unload_grace_s)
     return {"version": previous, "rolled_back": current}

@@ -18,7 +18,6 @@ from uchi.errors import UchiError
 from uchi.modelclient import ModelClient
 from uchi.prompt import messages
 
-
 AGREE_CHARS = 40
 
 
