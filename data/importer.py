@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from uchi.config import Config
+from uchi.data import split
 from uchi.data.pairs import NewPair, add_pairs
 from uchi.data.store import Store
 from uchi.data.text import LANGUAGES, question_key
@@ -150,9 +151,12 @@ def import_file(store: Store, cfg: Config, path: Path, *, author: str, approve: 
     if errors:
         errors.sort(key=lambda line: int(line[len(str(path)) + 1:].split(":", 1)[0]))
         raise UchiError(_summary(path, errors))
-    return add_pairs(store, pairs, source=f"import:{path.name}", author=author,
-                     heldout_percent=cfg.data.heldout_percent,
-                     status="approved" if approve else "pending", reviewer=author if approve else None)
+    with store.transaction():
+        ids = add_pairs(store, pairs, source=f"import:{path.name}", author=author,
+                        heldout_percent=cfg.data.heldout_percent,
+                        status="approved" if approve else "pending", reviewer=author if approve else None)
+        split.apply_floor(store, ids, cfg.data.heldout_min_per_language)
+    return ids
 
 
 def _summary(path: Path, errors: list[str]) -> str:
