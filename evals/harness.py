@@ -142,16 +142,17 @@ def _paired_recall(candidate: list[dict], reference: list[dict]) -> tuple[list[f
 def company_items(cfg: Config, store: Store, client: ModelClient, snapshot, base_path: Path, log) -> list[heldout.Item]:
     """The company items; generated rewordings join when human-written paraphrases are fewer than the gate
     needs (heldout.need), for the trained pairs that have none."""
-    generated = None
     human = heldout.human_count(store, snapshot)
-    if cfg.eval.generate_rewordings and human < heldout.need(cfg.eval):
-        covered = set(paraphrases.of(store, [p["id"] for p in snapshot.pairs]))
-        bare = [p for p in snapshot.pairs if p["id"] not in covered][:2 * cfg.eval.max_items]
-        log(f"eval: {human} human-written paraphrases, under the {heldout.need(cfg.eval)} the gate needs; "
-            f"rewording {len(bare)} trained questions for evaluation")
-        rewording.generate(cfg, store, client, bare, base_path, log)
-        generated = rewording.still_apart(cfg, store, bare, base_path)
-    return heldout.build(store, snapshot, cfg.eval, generated)
+    if not cfg.eval.generate_rewordings or human >= heldout.need(cfg.eval):
+        return heldout.build(store, snapshot, cfg.eval)
+    covered = set(paraphrases.of(store, [p["id"] for p in snapshot.pairs]))
+    bare = [p for p in snapshot.pairs if p["id"] not in covered][:2 * cfg.eval.max_items]
+    if not bare:
+        return heldout.build(store, snapshot, cfg.eval)
+    log(f"eval: {human} human-written paraphrases, under the {heldout.need(cfg.eval)} the gate needs; rewording "
+        f"{len(bare)} trained questions for evaluation")
+    rewording.generate(cfg, store, client, bare, base_path, log)
+    return heldout.build(store, snapshot, cfg.eval, rewording.still_apart(cfg, store, bare, base_path))
 
 
 def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=print, *,
