@@ -82,18 +82,25 @@ def _answered(store, question: str, pair_id: int, thumbs: list[int]) -> int:
     return answer
 
 
-def test_employee_questions_are_offered_then_kept_once_confirmed(store, cfg):
+def test_employee_questions_are_offered_then_kept_once_confirmed(store, cfg, capsys):
+    from uchi.cli import main
+
     [pid] = add_pairs(store, [NewPair("How do I book the Lab Deck?", "Book the Lab Deck in Roomie.")],
                       source="import:x.csv", author="U1", heldout_percent=1, status="approved", reviewer="U1")
     _answered(store, "can i reserve the lab deck for friday", pid, [1])
     _answered(store, "lab deck booking is broken?", pid, [1, -1])  # no net thumbs up: not offered
     _answered(store, "How do I book the Lab Deck?", pid, [1])  # the pair's own words: nothing new
-    assert paraphrases.suggest_from_answers(store) == 1
-    assert paraphrases.suggest_from_answers(store) == 0  # idempotent
+    store.db.conn.commit()
+    assert main(["data", "paraphrases"]) == 0
+    listed = capsys.readouterr().out
+    assert f"another way to ask pair {pid}? 'can i reserve the lab deck for friday'" in listed
+    assert "employee: 1 suggested" in listed
+    assert paraphrases.suggest_from_answers(store) == 0  # offered once
     [offered], total = paraphrases.suggestions(store)
     assert total == 1 and offered.pair_id == pid and offered.source == "employee"
     assert paraphrases.of(store, [pid]) == {}  # not evidence until a reviewer confirms it
-    assert paraphrases.decide(store, [offered.id], True, "U_REV") == 1
+    assert main(["data", "paraphrases", "--confirm", str(offered.id), "--by", "U_REV"]) == 0
+    assert "confirmed 1 paraphrase(s)" in capsys.readouterr().out
     assert [p.question for p in paraphrases.of(store, [pid])[pid]] == ["can i reserve the lab deck for friday"]
 
 
