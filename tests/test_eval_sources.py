@@ -156,3 +156,28 @@ def test_the_gate_never_passes_on_nothing_and_states_its_power():
     good = gate.company([1.0] * 22 + [0.0] * 9, [0.0] * 25 + [1.0] * 6, cfg, "base", evidence)
     assert good.passed and "generated en 17, generated ja 14" in good.note and "smallest gain detectable" in good.note
     assert heldout.need(cfg) == 60  # what triggers generation: fewer human-written items than this
+
+
+def test_migration_keeps_stored_paraphrases_and_labels_their_source(tmp_path):
+    import sqlite3
+
+    from uchi.data.migrations import migrations
+    from uchi.data.store import Store
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for name, script in migrations():
+        if name < "0009":
+            conn.executescript(script)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, 't')", [name])
+    conn.execute("INSERT INTO pairs (id, question, answer, language, source, author, split, question_key, created_at, "
+                 "updated_at) VALUES (1, 'Q?', 'A.', 'en', 'import:h.csv', 'U1', 'train', 'q', 't', 't')")
+    conn.executemany("INSERT INTO paraphrases (pair_id, question, source, created_at) VALUES (1, ?, ?, 't')",
+                     [("From the file?", "import:h.csv"), ("From a form?", "slack:teach")])
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        rows = store.rows("SELECT question, source, status, origin FROM paraphrases ORDER BY id")
+    assert rows == [{"question": "From the file?", "source": "import", "status": "confirmed", "origin": "import:h.csv"},
+                    {"question": "From a form?", "source": "reviewer", "status": "confirmed", "origin": "slack:teach"}]
