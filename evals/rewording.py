@@ -16,9 +16,9 @@ from pathlib import Path
 from uchi.config import Config
 from uchi.data import dedup, paraphrases
 from uchi.data.store import Store
-from uchi.data.text import detect_language, question_key
+from uchi.data.text import question_key
+from uchi.language import detect_language
 from uchi.trainer import augment
-from uchi.trainer.generate import Cache, ServerGenerator, model_id
 
 KIND = "eval-rewording"
 SHOTS = 3
@@ -60,7 +60,14 @@ def acceptable(question: str, text: str, training: list[str], threshold: float) 
     return augment.keep(question, text, [], []) and not too_close(text, training, threshold)
 
 
-def training_phrasings(cache: Cache, pairs: list[dict], make_generator) -> dict[int, list[str]]:
+def _cache(cfg: Config, store: Store, base_path: Path):
+    # trainer.generate imports torch; the bot process imports the pipeline (hence this module) and never torch.
+    from uchi.trainer.generate import Cache, model_id
+
+    return Cache.open(cfg, store, model_id(cfg, base_path))
+
+
+def training_phrasings(cache, pairs: list[dict], make_generator) -> dict[int, list[str]]:
     """Every phrasing training could have used for each pair: its question and all augment generated for it
     (kept or not, a superset of what was trained), reproduced from the cache or generated as training would."""
     asks = {prompt: turns for p in pairs for prompt, turns in augment.requests(p["question"])}
@@ -75,7 +82,9 @@ def generate(cfg: Config, store: Store, client, pairs: list[dict], base_path: Pa
     todo = [p for p in pairs if p["id"] not in have]
     if not todo:
         return 0
-    cache = Cache.open(cfg, store, model_id(cfg, base_path))
+    from uchi.trainer.generate import ServerGenerator
+
+    cache = _cache(cfg, store, base_path)
     make_generator = lambda: ServerGenerator(client, cfg.model.served_name, cfg.eval.concurrency)
     training = training_phrasings(cache, todo, make_generator)
     seed = cfg.eval.rewording_seed
@@ -98,7 +107,7 @@ def still_apart(cfg: Config, store: Store, pairs: list[dict], base_path: Path) -
     stored = paraphrases.of(store, [p["id"] for p in pairs], sources=("generated",))
     if not stored:
         return {}
-    cache = Cache.open(cfg, store, model_id(cfg, base_path))
+    cache = _cache(cfg, store, base_path)
     by_id = {p["id"]: p for p in pairs}
     prompts = [prompt for pid in stored for prompt, _ in augment.requests(by_id[pid]["question"])]
     outputs = cache.get("phrasing", prompts, augment.MAX_NEW_TOKENS)
