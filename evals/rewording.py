@@ -1,7 +1,8 @@
 """Generated rewordings for evaluation, for a company with too few human-written paraphrases (day one).
 
 Made apart from the training phrasings (trainer/augment.py): another instruction and other worked examples,
-three drawn per question by eval.rewording_seed from a pool of their own; greedy through the running vLLM's
+three drawn per question by eval.rewording_seed from a pool of their own (drawn again, up to
+ATTEMPTS times, for a pair whose rewording failed the checks); greedy through the running vLLM's
 base model and cached like augment's. A rewording is kept only when it is a valid rewording by augment's own
 test (a question naming the same key terms) and no training phrasing of its pair (the question itself and
 every phrasing augment generated for it) is as similar as eval.rewording_max_similarity (3-gram Jaccard of
@@ -22,6 +23,9 @@ from uchi.trainer import augment
 
 KIND = "eval-rewording"
 SHOTS = 3
+# A pair whose rewording fails the checks is asked again with another draw of worked examples, up to this
+# many times: on the 135M default one draw kept 3 of 8 (the Japanese ones came back verbatim).
+ATTEMPTS = 3
 POOL = {
     "en": [("How long does a new laptop take to arrive?", "If I order a new laptop, when will it get here?"),
            ("Who do I ask about my payslip?", "Which person handles questions about payslips?"),
@@ -40,15 +44,15 @@ INSTRUCTION = {"en": "Ask the same thing the way a colleague might, in other wor
                "ja": "同僚が聞くように、別の言い方で同じことを質問してください（答えは書かない）: "}
 
 
-def request(question: str, seed: int) -> tuple[str, list[dict]]:
-    """(cache prompt, chat messages): the seed picks this question's worked examples from the pool."""
+def request(question: str, seed: int, attempt: int = 0) -> tuple[str, list[dict]]:
+    """(cache prompt, chat messages): the seed and attempt pick this question's worked examples from the pool."""
     language = detect_language(question)
-    rng = random.Random(f"{seed}:{question_key(question)}")
+    rng = random.Random(f"{seed}:{attempt}:{question_key(question)}")
     turns = []
     for before, after in rng.sample(POOL[language], SHOTS):
         turns += [{"role": "user", "content": INSTRUCTION[language] + before}, {"role": "assistant", "content": after}]
     turns.append({"role": "user", "content": INSTRUCTION[language] + question})
-    return f"seed{seed}:{question}", turns
+    return f"seed{seed}.{attempt}:{question}", turns
 
 
 def too_close(text: str, training: list[str], threshold: float) -> bool:
@@ -87,15 +91,22 @@ def generate(cfg: Config, store: Store, client, pairs: list[dict], base_path: Pa
     cache = _cache(cfg, store, base_path)
     make_generator = lambda: ServerGenerator(client, cfg.model.served_name, cfg.eval.concurrency)
     training = training_phrasings(cache, todo, make_generator)
-    seed = cfg.eval.rewording_seed
-    asks = dict(request(p["question"], seed) for p in todo)
-    outputs = cache.fill(KIND, asks, augment.MAX_NEW_TOKENS, make_generator)
-    kept = 0
-    with store.transaction():
-        for pair in todo:
-            text = outputs[request(pair["question"], seed)[0]].strip()
-            if acceptable(pair["question"], text, training[pair["id"]], cfg.eval.rewording_max_similarity):
-                kept += paraphrases.add(store, pair["id"], [text], source="generated", origin=f"{KIND}:seed{seed}")
+    seed, waiting, kept = cfg.eval.rewording_seed, todo, 0
+    for attempt in range(ATTEMPTS):
+        if not waiting:
+            break
+        asks = dict(request(p["question"], seed, attempt) for p in waiting)
+        outputs = cache.fill(KIND, asks, augment.MAX_NEW_TOKENS, make_generator)
+        missed = []
+        with store.transaction():
+            for pair in waiting:
+                text = outputs[request(pair["question"], seed, attempt)[0]].strip()
+                if acceptable(pair["question"], text, training[pair["id"]], cfg.eval.rewording_max_similarity):
+                    kept += paraphrases.add(store, pair["id"], [text], source="generated",
+                                            origin=f"{KIND}:seed{seed}.{attempt}")
+                else:
+                    missed.append(pair)
+        waiting = missed
     log(f"  generated rewordings for evaluation: {kept} of {len(todo)} kept (valid, and under "
         f"{cfg.eval.rewording_max_similarity} similarity to every training phrasing)")
     return kept

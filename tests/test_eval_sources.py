@@ -116,9 +116,10 @@ def test_a_rewording_too_close_to_a_training_phrasing_is_dropped():
     assert not rewording.too_close("ゾルベルに電話するには何番にかければいいですか？", [ja], 0.7)
     # Another prompt than training's, and the seed picks its worked examples.
     prompt, turns = rewording.request(question, seed=1)
-    assert prompt.startswith("seed1:") and turns[-1]["content"].startswith(rewording.INSTRUCTION["en"])
+    assert prompt.startswith("seed1.0:") and turns[-1]["content"].startswith(rewording.INSTRUCTION["en"])
     assert rewording.request(question, seed=1) == rewording.request(question, seed=1)
     assert any(rewording.request(question, seed=s)[1] != turns for s in range(2, 6))
+    assert any(rewording.request(question, 1, attempt)[1] != turns for attempt in range(1, rewording.ATTEMPTS))
 
 
 def test_items_carry_their_source_and_the_report_shows_each(store, cfg):
