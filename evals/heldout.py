@@ -20,10 +20,8 @@ from uchi.evals import stats
 from uchi.evals.metrics import extract_facts
 
 SETS = ("paraphrase", "heldout")
-# Where an item's question came from, human-written first; `pair` is a held-out pair's own question.
-SOURCES = (*paraphrases.HUMAN, "generated", "pair")
-# The s.d. of per-item fact-recall gains assumed before any are measured (gains lie in [-1, 1]; measured on
-# the sample company: 0.40-0.55), to size the human-written set the gate needs.
+# The s.d. of per-item fact-recall gains assumed before any are measured, to size the human-written set the
+# gate needs: gains lie in [-1, 1] and are mostly 0 or ±1 with one fact per pair; 0.5 is a guess, not a measure.
 ASSUMED_SD = 0.5
 
 

@@ -141,7 +141,13 @@ def header_lines(result: dict) -> list[str]:
     return [f"candidate `{result['version']}`: snapshot `{meta['snapshot']}`, {meta['n_pairs']} pairs, "
             f"trained in {meta['seconds']:.0f}s",
             f"production `{result['production'] or 'base model'}`; compared against {result['baseline']}",
-            *result["reasons"]]
+            *result["reasons"], *company_evidence(result)]
+
+
+def company_evidence(result: dict) -> list[str]:
+    """The company check's evidence and power, also when it passed (a failure says so among the reasons)."""
+    return [f"company evidence: {c['note']}" for c in result["checks"]
+            if c["gate"] == "company" and f"company: {c['note']}" not in result["reasons"]]
 
 
 CHECK_HEADER = ["metric", "production", "candidate", "Δ", "interval", "n", "verdict"]

@@ -182,3 +182,14 @@ def test_migration_keeps_stored_paraphrases_and_labels_their_source(tmp_path):
         rows = store.rows("SELECT question, source, status, origin FROM paraphrases ORDER BY id")
     assert rows == [{"question": "From the file?", "source": "import", "status": "confirmed", "origin": "import:h.csv"},
                     {"question": "From a form?", "source": "reviewer", "status": "confirmed", "origin": "slack:teach"}]
+
+
+def test_the_report_states_the_company_evidence_when_the_gate_passed():
+    cfg = EvalConfig()
+    check = gate.company([1.0] * 22 + [0.0] * 9, [0.0] * 25 + [1.0] * 6, cfg, "base", {"generated/ja": 31})
+    verdict = gate.decide([check])
+    result = {"adapter": {"metadata": {"snapshot": "s", "n_pairs": 35, "seconds": 1}}, "version": "v1",
+              "production": None, "baseline": "base", "reasons": verdict.reasons, "checks": verdict.to_json()}
+    lines = report.header_lines(result)
+    assert lines[2] == "every hard gate passed" and "generated ja 31" in lines[3]
+    assert lines[3].startswith("company evidence: gain over base")
