@@ -87,7 +87,8 @@ class SlurmRunner:
                                        if t.slurm_gpus > 1 else [])
         lines += ["set -euo pipefail", f"cd {shlex.quote(str(cfg.state_dir))}",
                   "export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1",
-                  'echo "slurm job $SLURM_JOB_ID on $(hostname)"',
+                  'echo "slurm job $SLURM_JOB_ID on $(hostname)" | tee -a '
+                  + shlex.quote(str(workdir(cfg, run_id) / "progress.log")),
                   "exec " + shlex.join(launcher + worker_args(cfg, run_id))]
         return "\n".join(lines) + "\n"
 
@@ -131,7 +132,7 @@ class SlurmRunner:
 def follow(cfg: Config, store: Store, run_id: int, log, *, running, poll_s: float, stop, ended) -> None:
     """Stream the run's log while `running()`; `stop()` the worker if this process is interrupted; a worker
     that ended without finishing its run leaves the run failed with `ended()` as the reason."""
-    follower = LogFollower(workdir(cfg, run_id) / "train.log", log)
+    follower = LogFollower(workdir(cfg, run_id) / "progress.log", log)
     try:
         while running():
             follower.poll()
