@@ -9,6 +9,7 @@ import json
 import re
 
 from uchi.bot.messages import STRINGS, text
+from uchi.evals import gate
 
 # Slack refuses section text over 3000 characters; leave room for the escaping of & < >.
 SECTION_LIMIT = 2800
@@ -53,8 +54,9 @@ def button(label: str, action_id: str, value, style: str | None = None) -> dict:
     return element | ({"style": style} if style else {})
 
 
-def thinking(lang: str) -> dict:
-    return {"text": text(lang, "thinking"), "blocks": [context(f"_{text(lang, 'thinking')}_")]}
+def thinking(lang: str, ahead: int = 0) -> dict:
+    line = text(lang, "thinking_queued", ahead=ahead) if ahead else text(lang, "thinking")
+    return {"text": line, "blocks": [context(f"_{line}_")]}
 
 
 def question_post(lang: str, question: str) -> dict:
@@ -172,7 +174,7 @@ def paraphrase_offers(lang: str, offered: list, total: int) -> list[dict]:
 
 def report(lang: str, result: dict) -> dict:
     """The eval summary (each gate check) with Promote / Reject; the full Markdown report follows as a file."""
-    verdict = text(lang, "passed" if result["passed"] else "failed")
+    verdict = text(lang, gate.stored_state(result["checks"]))
     lines = [_check_line(check) for check in result["checks"]]
     blocks = [{"type": "header", "text": plain(text(lang, "report_header", version=result["version"],
                                                          verdict=verdict)[:150])}]
@@ -190,7 +192,7 @@ def comparison(lang: str, shown: dict | None, remaining: int, done: dict | None 
     view = {"type": "modal", "callback_id": "compare", "title": plain(text(lang, "compare")[:24]),
             "close": plain(text(lang, "close")[:24])}
     if shown is None:
-        verdict = text(lang, "passed" if done["passed"] else "failed")
+        verdict = text(lang, done["state"])
         return view | {"blocks": [section(text(lang, "compare_done", verdict=verdict, **done["votes"]))]}
     value = f"{shown['eval_id']}:{shown['item']}"
     return view | {"blocks": [
@@ -204,7 +206,7 @@ def comparison(lang: str, shown: dict | None, remaining: int, done: dict | None 
 
 
 def _check_line(check: dict) -> str:
-    mark = ("✅" if check["passed"] else "❌") if check["hard"] else "·"
+    mark = ("⏳" if check.get("pending") else "✅" if check["passed"] else "❌") if check["hard"] else "·"
     numbers = "" if check["candidate"] is None else (
         f": {check['reference']:.3f} → {check['candidate']:.3f}" if check["reference"] is not None
         else f": {check['candidate']:.3f}")

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from uchi.bot.messages import text
 from uchi.errors import UchiError
+from uchi.evals import human
 
 log = logging.getLogger("uchi.bot")
 NOT_A_MEMBER = ("not_in_channel", "channel_not_found", "is_archived")
@@ -59,6 +60,9 @@ def describe(error: BaseException, lang: str, body: dict) -> tuple[str, bool]:
     """The user's message, and whether this is a bug."""
     if isinstance(error, BotError):
         return error.render(lang), False
+    if isinstance(error, human.Pending):  # /promote and the report's Promote button alike
+        return text(lang, "promote_pending", version=error.version, votes=error.votes, needed=error.needed,
+                    eval_id=error.eval_id), False
     if isinstance(error, UchiError):
         return text(lang, "user_error", message=str(error)), False
     error_id = secrets.token_hex(4)
@@ -98,6 +102,11 @@ def install(app, services) -> None:
             raise
 
     def _handle(error, body, context, client, respond, response):
+        if context.authorize_result is None:
+            # Failed before verification and authorization finished: the body may be forged, so nothing it
+            # names (a user, a channel, a response_url) is contacted.
+            log.warning("refused a request that failed before it was verified: %s", type(error).__name__)
+            return BoltResponse(status=401, body="")
         message, bug = describe(error, context.get("lang", "en"), body)
         if bug and services.strict:
             services.bugs.append(error)
@@ -110,6 +119,14 @@ def install(app, services) -> None:
         return None if acked or response is None else BoltResponse(status=200, body="")
 
     app.error(handle)
+
+
+def report(services, client, context, body: dict, error: BaseException) -> None:
+    """A failure after the request was answered (an answer in the backlog): told where the question was."""
+    message, bug = describe(error, context.get("lang", "en"), body)
+    if bug and services.strict:
+        services.bugs.append(error)
+    deliver(client, None, context, message)
 
 
 def synchronous_reply(body: dict, message: str) -> BoltResponse | None:

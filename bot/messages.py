@@ -15,6 +15,17 @@ log = logging.getLogger("uchi.bot")
 
 STRINGS: dict[str, dict[str, str]] = {
     "thinking": {"en": "Thinking…", "ja": "考えています…"},
+    "thinking_queued": {"en": "Thinking… ({ahead} question(s) ahead of yours)",
+                        "ja": "考えています…（あなたの前に {ahead} 件の質問があります）"},
+    "busy": {"en": "Too many questions are waiting (limit {limit}). Please ask again in a few minutes.",
+             "ja": "回答待ちの質問が多すぎます（上限 {limit} 件）。数分後にもう一度お試しください。"},
+    "stopping": {"en": "uchi is restarting and could not answer this question. Please ask it again in a minute.",
+                 "ja": "uchi が再起動中のため、この質問に回答できませんでした。1 分後にもう一度お試しください。"},
+    "unknown_title": {"en": "uchi", "ja": "uchi"},
+    "unknown_interaction": {"en": "Sorry, I don't know `{name}`. It may come from an older version of uchi; "
+                                  "try `/uchi status` or ask an admin.",
+                            "ja": "申し訳ありません、`{name}` はわかりません。古いバージョンの uchi のものかもしれません。"
+                                  "`/uchi status` を試すか、管理者にお尋ねください。"},
     "asked": {"en": "*Question* (via /ask): {question}", "ja": "*質問*（/ask より）: {question}"},
     "empty_question": {"en": "Ask me a question, e.g. `/ask How do I book the Lab Deck?`",
                        "ja": "質問を書いてください。例: `/ask ラボデッキの予約方法は？`"},
@@ -134,6 +145,21 @@ STRINGS: dict[str, dict[str, str]] = {
                            "{production} against, {tie} ties. Gate: {verdict}.",
                      "ja": "ご協力ありがとうございます。比較は以上です。これまでの票: 候補 {candidate}、現行 {production}、"
                            "同等 {tie}。ゲート: {verdict}。"},
+    "pending": {"en": "PENDING ⏳ (waiting for human votes)", "ja": "保留 ⏳（人による評価待ち）"},
+    "compare_malformed": {"en": "This comparison button is malformed ({value}); open it again from the eval report.",
+                          "ja": "この比較ボタンは不正です（{value}）。評価レポートから開き直してください。"},
+    "ballot": {"en": "Eval #{eval_id} of `{version}` waits for blind votes: {votes} of {needed} so far. You see two "
+                     "answers to the same question in random order ({n} differ) and pick the better one.",
+               "ja": "評価 #{eval_id}（`{version}`）はブラインド投票を待っています（現在 {votes} / {needed} 票）。同じ質問への"
+                     "2つの回答がランダムな順で表示されます（違いのある回答 {n} 件）。良い方を選んでください。"},
+    "ballot_button": {"en": "Start comparing", "ja": "比較を始める"},
+    "promote_pending": {"en": "{version} waits for human evidence: {votes} of {needed} blind votes so far. Vote with "
+                              "`uchi eval vote {eval_id}` or with Compare blind on its report, or start a canary "
+                              "(`uchi canary start {version}`), or `/promote {version} --force \"reason\"` (audited).",
+                        "ja": "{version} は人による評価を待っています（ブラインド投票 {votes} / {needed} 票）。"
+                              "`uchi eval vote {eval_id}` かレポートの「ブラインド比較」で投票するか、カナリアを開始"
+                              "（`uchi canary start {version}`）するか、`/promote {version} --force \"理由\"`（記録されます）"
+                              "で強制してください。"},
     "promoted": {"en": "Production is now {version} (promoted by <@{user}>); previous: {previous}.",
                  "ja": "本番は {version} になりました（<@{user}> さんが昇格）。以前: {previous}。"},
     "adapter_rejected": {"en": "{version} was rejected by <@{user}>; production is unchanged.",

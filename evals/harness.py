@@ -181,9 +181,14 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
     scores = {name: breakdown(rows) for name, rows in per_item.items()}
     alone = per_item.get("candidate/alt") if cfg.retrieval.enabled else per_item["candidate"]
     goals = targets(cfg, per_item["candidate"], alone, first)
+    def scored_by(v):  # the running vLLM scores the benchmarks too, where eval.loglik says so
+        if not general.through_vllm(cfg):
+            return None
+        return client, ensure_loaded(client, store, v) if v else model_for(cfg, None)
+
     general_scores = {
         name: general.score_system(cfg, store, system_id(cfg, v), base_path,
-                                   Path(store.adapter(v)["path"]) if v else None, log)
+                                   Path(store.adapter(v)["path"]) if v else None, log, scored_by(v))
         for name, v in systems.items() if name in (baseline, "candidate")}
     candidate_recall, baseline_recall, evidence = _paired_recall(per_item["candidate"], per_item[baseline])
     checks = [gate.company(candidate_recall, baseline_recall, cfg.eval, baseline, evidence)]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from uchi.config import Config
 from uchi.errors import UchiError
+from uchi.evals import gate
 from uchi.trainer import curves
 
 ROWS = [("paraphrase", "paraphrased questions of trained pairs"), ("paraphrase/en", "  English"),
@@ -54,7 +55,7 @@ def check_rows(result: dict) -> list[list[str]]:
     rows = []
     for c in result["checks"]:
         interval = f"[{_fmt(c['low'], True)}, {_fmt(c['high'], True)}]" if c["low"] is not None else "–"
-        verdict = ("pass" if c["passed"] else "FAIL") if c["hard"] else "reported"
+        verdict = ("pending" if c.get("pending") else "pass" if c["passed"] else "FAIL") if c["hard"] else "reported"
         rows.append([f"{c['gate']}: {c['metric']}", _fmt(c["reference"]), _fmt(c["candidate"]),
                      _fmt(c["delta"], True), interval, str(c["n"]), verdict])
     return rows
@@ -150,15 +151,44 @@ def company_evidence(result: dict) -> list[str]:
             if c["gate"] == "company" and f"company: {c['note']}" not in result["reasons"]]
 
 
+HUMAN_EVIDENCE = {"votes": "blind side-by-side votes", "canary": "canary thumbs (per version, rollback rule held)",
+                  "identical": "none needed", "forced": "none: forced", "pending": "none yet (pending)"}
+
+
+def human_lines(result: dict) -> list[str]:
+    """Which human evidence decided the human check: blind votes, a canary's thumbs, or a forced promotion."""
+    evidence = result.get("human")
+    if evidence is None:  # the eval as the harness stored it: no votes yet
+        check = next((c for c in result["checks"] if c["gate"] == "human"), None)
+        if check is None:
+            return []
+        evidence = {"kind": "pending" if check.get("pending") else "votes", "detail": check["note"]}
+    lines = [f"decided by: {HUMAN_EVIDENCE.get(evidence['kind'], evidence['kind'])}", evidence["detail"]]
+    if evidence["kind"] != "votes" and "min_votes" in evidence:
+        lines.append(f"blind votes: {evidence['wins']} for the candidate, {evidence['losses']} for production, "
+                     f"{evidence['ties']} ties ({evidence['wins'] + evidence['losses'] + evidence['ties']} of "
+                     f"{evidence['min_votes']})")
+    if evidence.get("forced") and evidence["kind"] != "forced":
+        lines.append(f"the gate was overridden: {evidence['forced']}")
+    if evidence["kind"] == "pending":
+        lines.append(f"vote with `uchi eval vote {result['id']}` or Compare blind in Slack")
+    return lines
+
+
+def verdict_word(result: dict) -> str:
+    return gate.stored_state(result["checks"]).upper()
+
+
 CHECK_HEADER = ["metric", "production", "candidate", "Δ", "interval", "n", "verdict"]
 EXAMPLE_HEADER = ["question", "reference", "before", "after"]
 
 
 def render(result: dict) -> str:
-    verdict = "PASSED" if result["passed"] else "FAILED"
-    lines = [f"# Eval {result['id']}: {result['version']} — gate {verdict}", ""]
+    lines = [f"# Eval {result['id']}: {result['version']} — gate {verdict_word(result)}", ""]
     lines += [f"- {line}" for line in header_lines(result)] + ["", "## Gate", ""]
     lines += _md_table(CHECK_HEADER, check_rows(result))
+    if human_lines(result):
+        lines += ["## Human evidence", ""] + [f"- {line}" for line in human_lines(result)] + [""]
     company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result['baseline']}"]
     for metric, title in (("fact_recall", "Key-fact recall"), ("rouge_l", "ROUGE-L (F1, Japanese-aware)")):
         lines += [f"## {title}", ""] + _md_table(company_header, company_rows(result, metric))
@@ -171,7 +201,8 @@ def render(result: dict) -> str:
         lines += [TARGET_NOTE, ""]
     if result.get("judge"):
         lines += ["## LLM judge (1–5, reported only)", ""]
-        lines += [f"- {name}: {score}" for name, score in result["judge"].items()] + [""]
+        lines += [f"- {name}: {'no grade (judge unreachable, see the log)' if score is None else score}"
+                  for name, score in result["judge"].items()] + [""]
     best, worst = examples(result)
     for title, chosen in (("Best gains", best), ("Worst regressions", worst)):
         lines += [f"## {title}", ""] + _md_table(EXAMPLE_HEADER, [[r[k] for k in ("question", "reference", "before",
@@ -230,12 +261,15 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def render_html(result: dict, images: dict[str, bytes]) -> str:
-    verdict = "PASSED" if result["passed"] else "FAILED"
-    colour = "#1a7f37" if result["passed"] else "#cf222e"
+    verdict = verdict_word(result)
+    colour = {"PASSED": "#1a7f37", "PENDING": "#9a6700"}.get(verdict, "#cf222e")
     parts = [f"<h1>Eval {result['id']}: {html.escape(result['version'])} — "
              f"<span style='color:{colour}'>gate {verdict}</span></h1>",
              "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in header_lines(result)) + "</ul>",
              "<h2>Gate</h2>", _html_table(CHECK_HEADER, check_rows(result))]
+    if human_lines(result):
+        parts += ["<h2>Human evidence</h2>",
+                  "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in human_lines(result)) + "</ul>"]
     company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result['baseline']}"]
     for metric, title in (("fact_recall", "Key-fact recall"), ("rouge_l", "ROUGE-L (F1, Japanese-aware)")):
         parts += [f"<h2>{title}</h2>", _html_table(company_header, company_rows(result, metric))]

@@ -6,6 +6,7 @@ the server may still be generating, and retrying would multiply the wait the use
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 
@@ -23,6 +24,7 @@ class ModelClient:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
+        api_key = api_key or os.environ.get("UCHI_VLLM_API_KEY")  # serving/server.py API_KEY_ENV: vLLM's key
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
                                  headers=headers)
@@ -102,6 +104,16 @@ class ModelClient:
             raise self._unreachable(exc) from None
         finally:
             response.close()
+
+    def prompt_logprobs(self, model: str, token_ids: list[int]) -> list[float | None]:
+        """The log-prob of each prompt token given those before it (None for the first), from one forward pass:
+        the completions API's prompt_logprobs, one token generated and discarded."""
+        body = {"model": model, "prompt": token_ids, "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}
+        response = self._request("POST", "/v1/completions", json=body)
+        if response.status_code != 200:
+            raise self._refused(model, response)
+        found = response.json()["choices"][0]["prompt_logprobs"]
+        return [None if entry is None else entry[str(token)]["logprob"] for token, entry in zip(token_ids, found)]
 
     def load_adapter(self, name: str, path: str) -> None:
         response = self._request("POST", "/v1/load_lora_adapter", json={"lora_name": name, "lora_path": path})

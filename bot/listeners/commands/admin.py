@@ -49,8 +49,9 @@ def promote(ack, command, respond, client, context):
         services.roles.require(client, store, user, "admin", "promote", version)
         ack()
         result = move(services.cfg, store, services.model, version, actor=user, force_reason=reason)
-        if reason is not None:
-            audit.record(store, user, "promote", version, "forced", reason)
+        if reason is None:  # a forced promotion is audited, with its reason, by the promotion itself
+            # Every admin action lands in `audit` (the promotions table keeps the alias history).
+            audit.record(store, user, "promote", version, "done")
     lines = [text(lang, "promoted", version=f"`{result['version']}`", user=user,
                   previous=f"`{result['previous']}`" if result["previous"] else text(lang, "base_model"))]
     lines += [text(lang, "forced_note", reason=blocks.safe(reason))] if reason is not None else []
