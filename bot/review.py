@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from uchi.bot import blocks
 from uchi.bot.errors import BotError, Term
 from uchi.bot.messages import text
+from uchi.data import paraphrases
 from uchi.data.pairs import review, rewrite
 from uchi.data.store import Store
 
@@ -54,6 +55,21 @@ def edit_and_approve(cfg, store: Store, pair_id, question: str, answer: str, rev
     return rewrite(cfg, store, pending_pair(store, pair_id), question, answer, reviewer)
 
 
+def other_ways(value: str) -> list[str]:
+    """The form's "other ways to ask": one question per line."""
+    return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+
+def add_other_ways(store: Store, pair_id: int, value: str, origin: str) -> int:
+    """A teacher's or reviewer's other ways to ask a pair, kept as evaluation paraphrases (source reviewer)."""
+    return paraphrases.add(store, pair_id, other_ways(value), source="reviewer", origin=origin)
+
+
+def decide_paraphrase(store: Store, paraphrase_id, keep: bool, reviewer: str) -> int:
+    """Keep (confirm) or drop an employee's question offered as another way to ask a pair."""
+    return paraphrases.decide(store, [_int(paraphrase_id)], keep, reviewer)
+
+
 def notify_author(client, locales, pair: dict) -> None:
     """Tell a Slack author the outcome in their language; pairs from imports have no one to tell."""
     if not pair["source"].startswith("slack:"):
@@ -69,8 +85,12 @@ def notify_author(client, locales, pair: dict) -> None:
 
 
 def publish_home(services, client, user: str, lang: str) -> None:
+    offered = ([], 0)
     with services.store() as store:
         queue = pending(store, services.cfg.slack.review_page_size) if services.roles.is_reviewer(client, user) \
             else None
-    view = blocks.home(lang, services.cfg.company.name, *(queue or (None, 0)))
+        if queue is not None:
+            paraphrases.suggest_from_answers(store)
+            offered = paraphrases.suggestions(store, services.cfg.slack.review_page_size)
+    view = blocks.home(lang, services.cfg.company.name, *(queue or (None, 0)), offered)
     client.views_publish(user_id=user, view=view)

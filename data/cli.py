@@ -198,6 +198,32 @@ def snapshot(cfg, args):
         print(f"adapter {row['adapter_version']} was trained on since-deleted data: retrain")
 
 
+def paraphrases(cfg, args):
+    from uchi.data import paraphrases as found
+    from uchi.data.split import shortfall
+
+    with Store.open(cfg) as store:
+        if args.confirm or args.reject:
+            n = found.decide(store, args.confirm or args.reject, bool(args.confirm), actor(args))
+            print(f"{'confirmed' if args.confirm else 'rejected'} {n} paraphrase(s)")
+            return
+        offered = found.suggest_from_answers(store)
+        waiting, total = found.suggestions(store, args.limit)
+        counts, short = found.counts(store), shortfall(store, cfg.data.heldout_min_per_language)
+    if offered:
+        print(f"{offered} new employee question(s) offered as paraphrases")
+    for source in found.SOURCES:
+        if source in counts:
+            print(f"{source}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts[source].items())))
+    for language, (held, floor) in sorted(short.items()):
+        print(f"held-out {language}: {held} approved pair(s), under the floor of {floor}; pairs already stored "
+              "are never moved out of training: the next import tops it up from its new pairs")
+    for p in waiting:
+        print(f"#{p.id} another way to ask pair {p.pair_id}? {p.question!r} (pair: {p.pair_question!r})")
+    if total:
+        print(f"{total} waiting; keep them with `uchi data paraphrases --confirm ID...`, drop with --reject ID...")
+
+
 def register(commands) -> None:
     data = subcommands(commands, "data", "the dataset store: import, export, stats, review, conflicts, lineage, "
                        "deletion, backups")
@@ -217,6 +243,12 @@ def register(commands) -> None:
     verdict = sub.add_mutually_exclusive_group(required=True)
     verdict.add_argument("--approve", action="store_true", help="approve: the pairs may be trained on")
     verdict.add_argument("--reject", action="store_true", help="reject: the pairs are never trained on")
+    actor_option(sub)
+    sub = add(data, "paraphrases", paraphrases, "evaluation paraphrases by source; employees' questions whose "
+              "answer cited an approved pair and got a thumbs up, offered as another way to ask it: confirm or reject")
+    sub.add_argument("--confirm", nargs="+", type=int, metavar="ID", help="keep these suggested paraphrases")
+    sub.add_argument("--reject", nargs="+", type=int, metavar="ID", help="drop these suggested paraphrases")
+    sub.add_argument("--limit", type=int, default=20, help="how many waiting suggestions to list")
     actor_option(sub)
     _register_quality(data)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uchi.config import Config
+from uchi.data import split
 from uchi.data.pairs import STATUSES, NewPair, add_pairs
 from uchi.data.store import Store
 from uchi.data.text import question_key
@@ -265,6 +266,8 @@ def import_file(store: Store, cfg: Config, path: Path, *, author: str, approve: 
     ids = add_pairs(store, pairs, source=f"import:{path.name}", author=author,
                     heldout_percent=cfg.data.heldout_percent,
                     status="approved" if approve else "pending", reviewer=author, progress=True, outcomes=outcomes)
+    with store.transaction():
+        split.apply_floor(store, ids, cfg.data.heldout_min_per_language)
     if report is not None:
         report += [Outcome(line, *outcome) for line, outcome in zip(lines, outcomes)]
     return ids

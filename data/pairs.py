@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 
-from uchi.data import conflicts, dedup, limits, merge
+from uchi.data import conflicts, dedup, limits, merge, paraphrases
 from uchi.data.redact import redact
 from uchi.data.store import Store, now
 from uchi.data.text import question_key
@@ -113,9 +113,7 @@ def _add_one(store: Store, rules, pair: NewPair, *, source: str, author: str, he
 
 
 def _add_paraphrases(store: Store, pair_id: int, texts: list[str], source: str) -> None:
-    for text in texts:
-        store.db["paraphrases"].insert({"pair_id": pair_id, "question": redact(text).text, "source": source,
-                                        "created_at": now()}, ignore=True)
+    paraphrases.add(store, pair_id, texts, source=paraphrases.source_of(source), origin=source)
 
 
 def free_key(store: Store, key: str) -> str:
@@ -170,9 +168,5 @@ def load_pairs(store: Store, *, status: str | None = None, split: str | None = N
     return rows
 
 
-def paraphrases_of(store: Store, pair_ids: list[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    for row in store.rows("SELECT pair_id, question FROM paraphrases ORDER BY id"):
-        if row["pair_id"] in pair_ids:
-            found.setdefault(row["pair_id"], []).append(row["question"])
-    return found
+# Human-written confirmed paraphrases as text; data/paraphrases.py owns the table.
+paraphrases_of = paraphrases.texts_of

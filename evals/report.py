@@ -18,7 +18,27 @@ from uchi.trainer import curves
 ROWS = [("paraphrase", "paraphrased questions of trained pairs"), ("paraphrase/en", "  English"),
         ("paraphrase/ja", "  Japanese"), ("heldout", "held-out pairs (never trained)"),
         ("heldout/en", "  English"), ("heldout/ja", "  Japanese")]
+# Where paraphrased questions came from; generated ones are never mixed into the human-written rows' labels.
+SOURCE_LABELS = {"employee": "employees' own questions (confirmed)", "reviewer": "reviewers' other ways to ask",
+                 "import": "the import file's paraphrases", "generated": "generated rewordings (not human-written)"}
+LANGUAGE_NAMES = {"en": "English", "ja": "Japanese"}
 EXAMPLES = 5
+
+
+def company_keys(scores: dict) -> list[tuple[str, str]]:
+    """(score key, label): the fixed rows, with each paraphrase source present (and its languages) after
+    the paraphrase rows, so a reader sees what the gate's evidence was made of."""
+    keys = []
+    for key, label in ROWS:
+        keys.append((key, label))
+        if key == "paraphrase/ja":
+            for source, name in SOURCE_LABELS.items():
+                if f"paraphrase@{source}" not in scores:
+                    continue
+                keys.append((f"paraphrase@{source}", f"  source: {name}"))
+                keys += [(f"paraphrase@{source}/{lang}", f"    {word}") for lang, word in LANGUAGE_NAMES.items()
+                         if f"paraphrase@{source}/{lang}" in scores]
+    return keys
 
 
 def reports_dir(cfg: Config) -> Path:
@@ -43,7 +63,7 @@ def check_rows(result: dict) -> list[list[str]]:
 
 def company_rows(result: dict, metric: str) -> list[list[str]]:
     scores, baseline, rows = result["scores"], result["baseline"], []
-    for key, label in ROWS:
+    for key, label in company_keys(scores["candidate"]):
         if not scores["candidate"][key]["n"]:
             continue
         cells = [scores[s][key][metric] if s in scores else None for s in ("base", "production", "candidate")]
@@ -122,7 +142,13 @@ def header_lines(result: dict) -> list[str]:
     return [f"candidate `{result['version']}`: snapshot `{meta['snapshot']}`, {meta['n_pairs']} pairs, "
             f"trained in {meta['seconds']:.0f}s",
             f"production `{result['production'] or 'base model'}`; compared against {result['baseline']}",
-            *result["reasons"]]
+            *result["reasons"], *company_evidence(result)]
+
+
+def company_evidence(result: dict) -> list[str]:
+    """The company check's evidence and power, also when it passed (a failure says so among the reasons)."""
+    return [f"company evidence: {c['note']}" for c in result["checks"]
+            if c["gate"] == "company" and f"company: {c['note']}" not in result["reasons"]]
 
 
 HUMAN_EVIDENCE = {"votes": "blind side-by-side votes", "canary": "canary thumbs (per version, rollback rule held)",

@@ -56,6 +56,8 @@ class ModelConfig:
 class DataConfig:
     # Share of pairs (by a hash of the question) held out from training, for evaluation only.
     heldout_percent: int = 10
+    # ...and at least this many held-out pairs per language, taken from pairs as they are imported (data/split.py).
+    heldout_min_per_language: int = 3
     # Longer questions are refused at entry with a message saying the limit.
     max_question_chars: int = 2000
     # Longer answers are refused at entry with a message saying the limit.
@@ -206,6 +208,14 @@ class EvalConfig:
     max_items: int = 60
     # Seed of every sample the eval draws (items, bootstrap), so reruns are comparable.
     seed: int = 0
+    # When human-written paraphrases are fewer than the gate needs (or max_items), the base model rewords
+    # trained questions for evaluation (evals/rewording.py), reported apart from human-written items.
+    generate_rewordings: bool = True
+    # Picks each rewording's worked examples: another prompt and seed than the training phrasings'.
+    rewording_seed: int = 1
+    # A rewording at least this similar to any training phrasing (3-gram Jaccard, as data.duplicate_threshold)
+    # is dropped, so an eval never asks what training taught word for word.
+    rewording_max_similarity: float = 0.7
     # Requests in flight to vLLM during an eval: it batches them (measured on CPU: 64 at once 1.3x faster than 16).
     concurrency: int = 64
     # Folder with the general benchmarks (piqa/, jcommonsenseqa/, jmmlu/; see README); empty: only
@@ -505,6 +515,10 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("data.author_share must be in (0, 1]: the largest share of a snapshot one author may take")
     if cfg.data.author_floor < 0:
         problems.append("data.author_floor must be 0 or more")
+    if cfg.data.heldout_min_per_language < 0:
+        problems.append("data.heldout_min_per_language must be 0 or more (0: the hash split alone)")
+    if not 0 < cfg.eval.rewording_max_similarity <= 1:
+        problems.append("eval.rewording_max_similarity must be in (0, 1]: a 3-gram Jaccard similarity")
     _validate_train(cfg.train, problems)
     if not 0 <= cfg.eval.margin < 1:
         problems.append("eval.margin must be in [0, 1): the least fact-recall gain (lower bound) over production")

@@ -24,6 +24,10 @@ def _values(view) -> tuple[str, str]:
     return tuple(clean(state.get(block, {}).get("value", {}).get("value") or "") for block in ("question", "answer"))
 
 
+def _other_ways(view) -> str:
+    return view["state"]["values"].get("paraphrases", {}).get("value", {}).get("value") or ""
+
+
 def _thanks(lang: str, title: str, saved: stored.Saved) -> dict:
     status = text(lang, f"status_{saved.status}")
     lines = [text(lang, "merged", pair_id=saved.pair_id, status=status) if saved.merged
@@ -57,6 +61,7 @@ def teach(ack, body, view, context):
     with services.store() as store:
         saved = stored.save(services.cfg, store, question, answer, author=user,
                               source=source if source in ("slack:teach", "slack:shortcut") else "slack:teach")
+        review.add_other_ways(store, saved.pair_id, _other_ways(view), "slack:teach")
     ack(response_action="update", view=_thanks(lang, "teach_title", saved))
 
 
@@ -71,6 +76,7 @@ def review_edit(ack, body, view, client, context):
         if errors:
             return ack(response_action="errors", errors=errors)
         pair, _ = review.edit_and_approve(services.cfg, store, current["id"], question, answer, user)
+        review.add_other_ways(store, pair["id"], _other_ways(view), "slack:review")
     ack()
     review.notify_author(client, services.locales, pair)
     review.publish_home(services, client, user, lang)
