@@ -99,7 +99,7 @@ def test_merging_stored_duplicates_keeps_everything_linked(store):
                                          author="U_BOB", status="pending")).last_pk
     store.db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, pair_id INTEGER REFERENCES pairs (id), text TEXT)")
     store.db["notes"].insert({"pair_id": drop, "text": "linked by some later feature"})
-    store.db["paraphrases"].insert({"pair_id": drop, "question": "Where can I leave my bicycle?", "source": "t",
+    store.db["paraphrases"].insert({"pair_id": drop, "question": "Where can I leave my bicycle?", "source": "reviewer",
                                     "created_at": "2026-01-01"})
     assert merge.scan(store, config_module.DataConfig()) == {"merged": 1, "conflicts": 0}
     assert store.one("SELECT * FROM pairs WHERE id = ?", [drop]) is None
