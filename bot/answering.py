@@ -9,8 +9,10 @@ import re
 from dataclasses import dataclass
 
 from uchi.bot import blocks
-from uchi.bot.errors import BotError, Reply, model_unavailable
+from uchi.bot.backlog import Job
+from uchi.bot.errors import BotError, Reply, model_unavailable, report
 from uchi.data.store import Store
+from uchi.data.text import clean
 from uchi.errors import UchiError
 from uchi.serving.answers import ask
 
@@ -32,7 +34,7 @@ class Question:
 
 def question_text(raw: str, bot_user: str | None) -> str:
     """What the user wrote, as plain text: the bot's mention dropped, Slack's markup and escaping undone."""
-    value = _USER.sub(lambda m: "" if m.group(1) == bot_user else f"@{m.group(1)}", raw)
+    value = _USER.sub(lambda m: "" if m.group(1) == bot_user else f"@{m.group(1)}", clean(raw))
     value = _LINK.sub(lambda m: m.group(1), value)
     value = value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return re.sub(r"[ \t]+", " ", value).strip()
@@ -81,12 +83,30 @@ def _turn(role: str, content: str) -> dict:
     return {"role": role, "content": content[:CONTEXT_CHARS]}
 
 
-def answer(services, client, context, lang: str, q: Question) -> dict:
-    """Post the placeholder, answer, write the answer over it; returns the logged answer row."""
+def answer(services, client, context, lang: str, q: Question, body: dict) -> None:
+    """Post the placeholder (with the asker's place in line when others wait) and queue the answering;
+    the listener returns at once, so Slack's ack never waits for the model."""
     check(services.cfg, q.text)
     thread = q.thread_ts or (q.ts if q.in_thread else None)
-    placeholder = client.chat_postMessage(channel=q.channel, thread_ts=thread, **blocks.thinking(lang))
+    placeholder = client.chat_postMessage(channel=q.channel, thread_ts=thread,
+                                          **blocks.thinking(lang, services.backlog.ahead()))
     context["reply"] = Reply(q.channel, placeholder["ts"], update=True)
+
+    def run() -> None:
+        try:
+            complete(services, client, context, lang, q, placeholder["ts"], thread)
+        except Exception as error:  # told over the placeholder, as the error handler would
+            report(services, client, context, body, error)
+
+    def drop() -> None:
+        report(services, client, context, body, BotError("stopping"))
+
+    if not services.backlog.submit(Job(run, drop)):
+        raise BotError("busy", limit=services.backlog.limit)
+
+
+def complete(services, client, context, lang: str, q: Question, placeholder: str, thread: str | None) -> dict:
+    """Answer, write the answer over the placeholder; returns the logged answer row."""
     with services.store() as store:
         turns = history(client, store, services.cfg.slack.context_messages, q, context.bot_user_id)
         row = _ask(services, store, q, turns)
@@ -94,13 +114,13 @@ def answer(services, client, context, lang: str, q: Question) -> dict:
         log.info("answer #%s by %s in %.0f ms, %d context turns, %d message(s)", row["id"],
                  row["adapter_version"] or "the base model", row["latency_ms"], len(turns), len(parts))
         # Recorded before the buttons appear, so that a quick click finds its answer.
-        store.db["answer_messages"].insert({"answer_id": row["id"], "channel": q.channel, "ts": placeholder["ts"],
+        store.db["answer_messages"].insert({"answer_id": row["id"], "channel": q.channel, "ts": placeholder,
                                             "thread_ts": thread})
-        client.chat_update(channel=q.channel, ts=placeholder["ts"], **parts[0])
-        last = placeholder["ts"]
+        client.chat_update(channel=q.channel, ts=placeholder, **parts[0])
+        last = placeholder
         for part in parts[1:]:
             last = client.chat_postMessage(channel=q.channel, thread_ts=thread, **part)["ts"]
-        if last != placeholder["ts"]:  # a long answer: the buttons are on its last message
+        if last != placeholder:  # a long answer: the buttons are on its last message
             store.db["answer_messages"].update(row["id"], {"ts": last})
     return row
 

@@ -22,7 +22,23 @@ def build_app(services: Services, client: WebClient, signing_secret: str | None 
     return app
 
 
+class NoBodies(logging.Filter):
+    """Bolt logs the request body with a refused signature ("Invalid request signature detected (… body: …)",
+    at INFO) and with an unhandled request: keep the first words, drop what follows (it may quote a user)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for start in ("Invalid request signature", "Unhandled request"):
+            if message.startswith(start):
+                record.msg, record.args = message.split(" (", 1)[0] + " (body not logged)", ()
+        return True
+
+
 def quiet_sdk_logs() -> None:
-    """Bolt and slack_sdk log whole requests at DEBUG; message text must never reach a log."""
+    """Bolt and slack_sdk log whole requests at DEBUG; message text must never reach a log. Bolt copies the
+    app logger's filters onto each of its component loggers, so the filter goes there before the App exists."""
     for name in ("slack_bolt", "slack_sdk", "uchi.bot.bolt"):
-        logging.getLogger(name).setLevel(max(logging.getLogger(name).getEffectiveLevel(), logging.INFO))
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
+        if not any(isinstance(f, NoBodies) for f in logger.filters):
+            logger.addFilter(NoBodies())

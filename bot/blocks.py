@@ -53,8 +53,9 @@ def button(label: str, action_id: str, value, style: str | None = None) -> dict:
     return element | ({"style": style} if style else {})
 
 
-def thinking(lang: str) -> dict:
-    return {"text": text(lang, "thinking"), "blocks": [context(f"_{text(lang, 'thinking')}_")]}
+def thinking(lang: str, ahead: int = 0) -> dict:
+    line = text(lang, "thinking_queued", ahead=ahead) if ahead else text(lang, "thinking")
+    return {"text": line, "blocks": [context(f"_{line}_")]}
 
 
 def question_post(lang: str, question: str) -> dict:

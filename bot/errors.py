@@ -98,6 +98,11 @@ def install(app, services) -> None:
             raise
 
     def _handle(error, body, context, client, respond, response):
+        if context.authorize_result is None:
+            # Failed before verification and authorization finished: the body may be forged, so nothing it
+            # names (a user, a channel, a response_url) is contacted.
+            log.warning("refused a request that failed before it was verified: %s", type(error).__name__)
+            return BoltResponse(status=401, body="")
         message, bug = describe(error, context.get("lang", "en"), body)
         if bug and services.strict:
             services.bugs.append(error)
@@ -110,6 +115,14 @@ def install(app, services) -> None:
         return None if acked or response is None else BoltResponse(status=200, body="")
 
     app.error(handle)
+
+
+def report(services, client, context, body: dict, error: BaseException) -> None:
+    """A failure after the request was answered (an answer in the backlog): told where the question was."""
+    message, bug = describe(error, context.get("lang", "en"), body)
+    if bug and services.strict:
+        services.bugs.append(error)
+    deliver(client, None, context, message)
 
 
 def synchronous_reply(body: dict, message: str) -> BoltResponse | None:

@@ -15,6 +15,17 @@ log = logging.getLogger("uchi.bot")
 
 STRINGS: dict[str, dict[str, str]] = {
     "thinking": {"en": "Thinking…", "ja": "考えています…"},
+    "thinking_queued": {"en": "Thinking… ({ahead} question(s) ahead of yours)",
+                        "ja": "考えています…（あなたの前に {ahead} 件の質問があります）"},
+    "busy": {"en": "Too many questions are waiting (limit {limit}). Please ask again in a few minutes.",
+             "ja": "回答待ちの質問が多すぎます（上限 {limit} 件）。数分後にもう一度お試しください。"},
+    "stopping": {"en": "uchi is restarting and could not answer this question. Please ask it again in a minute.",
+                 "ja": "uchi が再起動中のため、この質問に回答できませんでした。1 分後にもう一度お試しください。"},
+    "unknown_title": {"en": "uchi", "ja": "uchi"},
+    "unknown_interaction": {"en": "Sorry, I don't know `{name}`. It may come from an older version of uchi; "
+                                  "try `/uchi status` or ask an admin.",
+                            "ja": "申し訳ありません、`{name}` はわかりません。古いバージョンの uchi のものかもしれません。"
+                                  "`/uchi status` を試すか、管理者にお尋ねください。"},
     "asked": {"en": "*Question* (via /ask): {question}", "ja": "*質問*（/ask より）: {question}"},
     "empty_question": {"en": "Ask me a question, e.g. `/ask How do I book the Lab Deck?`",
                        "ja": "質問を書いてください。例: `/ask ラボデッキの予約方法は？`"},
@@ -103,6 +114,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "retrain_busy": {"en": "A training run is already in progress: {what}. Try again when it finishes.",
                      "ja": "学習はすでに実行中です: {what}。終了後にもう一度お試しください。"},
     "retrain_busy_run": {"en": "run #{run} (started {started})", "ja": "実行 #{run}（{started} 開始）"},
+    "retrain_failed": {"en": "Training failed: {error}", "ja": "学習に失敗しました：{error}"},
+    "nightly_announce": {"en": "Nightly training: {n} new approved pairs since the last run. Progress in this thread.",
+                         "ja": "夜間学習：前回の学習から承認されたペアが {n} 件増えました。進捗はこのスレッドに投稿します。"},
     "report_header": {"en": "Eval of {version}: gate {verdict}", "ja": "{version} の評価: ゲート{verdict}"},
     "passed": {"en": "PASSED ✅", "ja": "合格 ✅"},
     "failed": {"en": "FAILED ❌", "ja": "不合格 ❌"},

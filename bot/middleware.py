@@ -9,6 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 from slack_bolt import Ack, BoltResponse
 
+from uchi.bot import blocks
+from uchi.bot.listeners import actions, commands, events, shortcuts, views
+from uchi.bot.messages import text
 from uchi.data.store import Store, now
 
 KEEP_CLAIMS = timedelta(days=1)
@@ -35,8 +38,49 @@ def register(app, services) -> None:
         context["lang"] = services.locales.of(client, context.user_id)
         return next()
 
+    def unknown(body, context, client, next):
+        """A command, button, form or shortcut no listener knows (an old message, a manifest ahead of the
+        code) gets a polite reply instead of Bolt's 404; an event nobody listens to is simply acknowledged."""
+        name = unknown_name(body)
+        if name is None:
+            return next()
+        if body.get("type") == "event_callback":
+            return BoltResponse(status=200, body="")
+        message = text(context["lang"], "unknown_interaction", name=blocks.safe(name)[:80])
+        if "command" in body:
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": message})
+        if body.get("type") == "view_submission":
+            return BoltResponse(status=200, body={"response_action": "update",
+                                                  "view": blocks.notice_view(context["lang"], "unknown_title",
+                                                                             [message])})
+        if context.respond is not None:
+            context.respond(text=message, response_type="ephemeral", replace_original=False)
+        elif context.user_id:
+            client.chat_postMessage(channel=context.user_id, text=message)
+        return BoltResponse(status=200, body="")
+
     app.use(once)
     app.use(inject)
+    app.use(unknown)
+
+
+def unknown_name(body: dict) -> str | None:
+    """The name of what this request asks for when no listener is registered for it, else None."""
+    kind = body.get("type")
+    if "command" in body:
+        name, known = body["command"], commands.COMMANDS
+    elif kind == "event_callback":
+        name, known = body["event"]["type"], {e.split(".")[0] for e in events.EVENTS}
+    elif kind == "block_actions":
+        found = [a["action_id"] for a in body["actions"] if a["action_id"] not in actions.ACTIONS]
+        return found[0] if found else None
+    elif kind == "view_submission":
+        name, known = body["view"]["callback_id"], views.VIEWS
+    elif kind in ("message_action", "shortcut"):
+        name, known = body["callback_id"], shortcuts.SHORTCUTS
+    else:
+        return None
+    return None if name in known else str(name)
 
 
 class SettledAck(Ack):

@@ -4,14 +4,16 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from uchi.bot.backlog import Backlog
 from uchi.bot.messages import Locales
 from uchi.bot.roles import Roles
 from uchi.config import Config
 from uchi.data.store import Store
-from uchi.serving.client import ModelClient
+from uchi.modelclient import ModelClient
 
-# Listener work after ack (answers, a training run) runs on these threads; Bolt's default is 5.
-WORKERS = 16
+# Listener work after ack (placeholders, a training run) runs on these threads; Bolt's default is 5. Answers
+# run in the backlog, so these stay free for acks.
+WORKERS = 64
 
 
 @dataclass
@@ -21,6 +23,7 @@ class Services:
     roles: Roles
     locales: Locales
     executor: ThreadPoolExecutor
+    backlog: Backlog
     # Tests set strict: an unexpected exception is kept here and fails the test instead of only being logged.
     strict: bool = False
     bugs: list[BaseException] = field(default_factory=list)
@@ -29,7 +32,8 @@ class Services:
     def create(cls, cfg: Config, *, strict: bool = False) -> "Services":
         return cls(cfg=cfg, model=ModelClient(cfg.serving.url, cfg.serving.request_timeout_s),
                    roles=Roles(cfg.slack), locales=Locales(cfg.slack.cache_s),
-                   executor=ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="uchi-bot"), strict=strict)
+                   executor=ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="uchi-bot"),
+                   backlog=Backlog(cfg.slack.answering, cfg.slack.queue), strict=strict)
 
     def store(self) -> Store:
         """A connection per use: listeners run on many threads and SQLite transactions must not interleave."""

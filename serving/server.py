@@ -11,10 +11,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from uchi import basemodel
 from uchi.config import Config
 from uchi.errors import UchiError
-from uchi.serving.client import ModelClient
-from uchi.trainer import base
+from uchi.modelclient import ModelClient
+
+
+# The secret vLLM requires as a Bearer token on /v1 (environment only, like every secret).
+API_KEY_ENV = "UCHI_VLLM_API_KEY"
+# Seconds vLLM gets to exit on SIGTERM before its group is killed: `uchi serve` must be gone within 10 s.
+STOP_S = 7.0
 
 
 def gpu_count() -> int:
@@ -38,7 +44,7 @@ class Target:
 
 
 def base_target(cfg: Config) -> Target:
-    return Target(base.resolve(cfg), cfg.model.served_name, lora=cfg.serving.mode == "lora")
+    return Target(basemodel.resolve(cfg), cfg.model.served_name, lora=cfg.serving.mode == "lora")
 
 
 def device_flags(cfg: Config, gpus: int) -> list[str]:
@@ -70,8 +76,19 @@ def command(cfg: Config, target: Target, port: int, gpus: int) -> list[str]:
     return args
 
 
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)  # the group vLLM leads: start_new_session made its PID the group's id
+    except ProcessLookupError:
+        pass
+
+
 def environment(cfg: Config) -> dict[str, str]:
     env = dict(os.environ)
+    # vLLM's --api-key, passed as VLLM_API_KEY so that it is not on the command line for `ps` to show; the
+    # model client sends it from the same variable. Unset: anyone on the host can load or unload adapters.
+    if os.environ.get(API_KEY_ENV):
+        env["VLLM_API_KEY"] = os.environ[API_KEY_ENV]
     env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.serving.kv_cache_gib))
     env.setdefault("HF_HUB_OFFLINE", "1")
@@ -128,17 +145,22 @@ class Server:
     def kill(self) -> None:
         """What a crash looks like: the whole process group, at once."""
         if self.alive():
-            os.killpg(self.process.pid, signal.SIGKILL)
+            _signal_group(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
-    def stop(self) -> None:
-        if not self.alive():
+    def stop(self, timeout: float = STOP_S) -> None:
+        """SIGTERM to vLLM's whole process group (it runs in its own session), SIGKILL after `timeout`; then
+        whatever of the group is left (its engine core, workers) is killed too, so the port is free."""
+        if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.alive():
+            _signal_group(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        _signal_group(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def __enter__(self) -> "Server":
         self.start()

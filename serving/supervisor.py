@@ -6,14 +6,16 @@ serving.restart_window_s stops with an error naming the log.
 """
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
 
 from uchi.config import Config
+from uchi.data.adapters import CANDIDATE, PRODUCTION, ensure_loaded
 from uchi.data.store import Store
 from uchi.errors import UchiError
-from uchi.serving.client import ModelClient
-from uchi.serving.registry import CANDIDATE, PRODUCTION, ensure_loaded
+from uchi.modelclient import ModelClient
 from uchi.serving.server import Server, base_target
 
 POLL_S = 1.0
@@ -107,8 +109,13 @@ class Supervisor:
                 backoff = self._count_crash(str(exc))
 
     def run(self, stop: threading.Event | None = None) -> None:
-        """Serve until `stop` is set (or Ctrl-C), restarting vLLM as needed. The first start fails fast."""
+        """Serve until `stop` is set (or SIGTERM/SIGINT: KeyboardInterrupt), restarting vLLM as needed; vLLM's
+        whole process group is stopped on the way out. The first start fails fast."""
         stop = stop or threading.Event()
+        with _interrupted_by_signals():
+            self._run(stop)
+
+    def _run(self, stop: threading.Event) -> None:
         try:
             self.start()
             while (problem := self.watch(stop)) is not None:
@@ -121,3 +128,24 @@ class Supervisor:
             self.ready.clear()
             if self.server is not None:
                 self.server.stop()
+
+
+@contextlib.contextmanager
+def _interrupted_by_signals():
+    """SIGTERM (systemd, kill) ends `uchi serve` like Ctrl-C: one KeyboardInterrupt, so that the `finally`
+    that stops vLLM runs; later signals are ignored until that is done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        for name in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(name, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = {name: signal.signal(name, interrupt) for name in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for name, handler in previous.items():
+            signal.signal(name, handler)

@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlparse, urlencode
+from urllib.parse import parse_qsl, urlencode, urlparse
 
 import httpx
 import pytest
@@ -532,7 +532,7 @@ def start_bot(cfg, fake: FakeSlack, *, strict: bool = True):
     services = Services.create(cfg, strict=strict)
     fake.bugs = services.bugs
     app = build_app(services, web_client(cfg, BOT_TOKEN), SIGNING_SECRET)
-    server = serve(app, "127.0.0.1", 0)
+    server = serve(app, "127.0.0.1", 0, SIGNING_SECRET)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return Harness(fake, Slack(f"http://127.0.0.1:{server.server_port}{PATH}", fake), services, server)
 
@@ -541,9 +541,75 @@ def stop_bot(harness: Harness):
     harness.server.shutdown()
     harness.server.server_close()
     harness.services.executor.shutdown(wait=True)
+    harness.services.backlog.close(30)
     harness.slack.close()
     harness.services.model.close()
     if harness.services.bugs:
         raise harness.services.bugs[0]
     failures = harness.fake.failures()
     assert not failures, f"Slack refused the bot's calls: {[(c.method, c.response) for c in failures]}"
+
+
+class SlowModel:
+    """A model server at the network edge for load without a GPU: OpenAI-compatible /v1/chat/completions on
+    127.0.0.1:0 that takes `delay_s` per answer, counting the most answers it was asked for at once."""
+
+    def __init__(self, delay_s: float, answer: str = "Book the Lab Deck in the facilities calendar.", port: int = 0):
+        self.delay_s, self.answer = delay_s, answer
+        self.active = self.most = self.served = 0
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _model_handler(self))
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def complete(self) -> dict:
+        with self._lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        try:
+            time.sleep(self.delay_s)
+        finally:
+            with self._lock:
+                self.active -= 1
+                self.served += 1
+        return {"id": "c", "object": "chat.completion", "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": self.answer}}]}
+
+
+def _model_handler(model):
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, status: int, body: dict):
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            if self.path == "/health":
+                self._send(200, {})
+            else:
+                self._send(200, {"object": "list", "data": [{"id": "base", "object": "model"}]})
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send(200, model.complete())
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+if __name__ == "__main__":  # a SlowModel in a process of its own, for benchmarks that kill it
+    import sys
+
+    served = SlowModel(float(sys.argv[1]), port=int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    print(served.server.server_port, flush=True)
+    threading.Event().wait()

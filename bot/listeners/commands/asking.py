@@ -1,15 +1,16 @@
 """/ask QUESTION and /teach."""
 from uchi.bot import answering, blocks
+from uchi.data.text import clean
 
 
 def ask(ack, command, client, context):
     services, lang = context["uchi"], context["lang"]
-    question = command.get("text", "").strip()
+    question = clean(command.get("text", "")).strip()
     answering.check(services.cfg, question)
     ack()
     posted = client.chat_postMessage(channel=command["channel_id"], **blocks.question_post(lang, question))
     answering.answer(services, client, context, lang, answering.Question(
-        text=question, asker=command["user_id"], channel=command["channel_id"], ts=posted["ts"], thread_ts=None))
+        text=question, asker=command["user_id"], channel=command["channel_id"], ts=posted["ts"], thread_ts=None), command)
 
 
 def teach(ack, command, client, context):

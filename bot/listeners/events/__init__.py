@@ -5,21 +5,21 @@ from uchi.bot.review import publish_home
 EVENTS = ("app_mention", "message.im", "app_home_opened")
 
 
-def mention(event, client, context):
-    _answer(event, client, context)
+def mention(event, body, client, context):
+    _answer(event, body, client, context)
 
 
-def message(event, client, context):
+def message(event, body, client, context):
     # Edits, deletions and bot posts arrive as message events too; only a person's new DM is a question.
     if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id"):
-        _answer(event, client, context)
+        _answer(event, body, client, context)
 
 
-def _answer(event, client, context):
+def _answer(event, body, client, context):
     channel = event["channel"]
     answering.answer(context["uchi"], client, context, context["lang"], answering.Question(
         text=answering.question_text(event.get("text", ""), context.bot_user_id), asker=event["user"],
-        channel=channel, ts=event["ts"], thread_ts=event.get("thread_ts"), in_thread=not channel.startswith("D")))
+        channel=channel, ts=event["ts"], thread_ts=event.get("thread_ts"), in_thread=not channel.startswith("D")), body)
 
 
 def home_opened(event, client, context):

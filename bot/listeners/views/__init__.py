@@ -7,8 +7,7 @@ import json
 
 from uchi.bot import blocks, feedback, review
 from uchi.bot.messages import text
-
-VIEWS = ("correction", "teach", "review_edit")
+from uchi.data.text import clean
 
 
 def _metadata(view) -> dict:
@@ -21,7 +20,7 @@ def _metadata(view) -> dict:
 
 def _values(view) -> tuple[str, str]:
     state = view["state"]["values"]
-    return tuple((state.get(block, {}).get("value", {}).get("value") or "") for block in ("question", "answer"))
+    return tuple(clean(state.get(block, {}).get("value", {}).get("value") or "") for block in ("question", "answer"))
 
 
 def _thanks(lang: str, title: str, saved: feedback.Saved) -> dict:
@@ -76,7 +75,9 @@ def review_edit(ack, body, view, client, context):
     review.publish_home(services, client, user, lang)
 
 
+VIEWS = {"correction": correction, "teach": teach, "review_edit": review_edit}
+
+
 def register(app) -> None:
-    app.view("correction")(correction)
-    app.view("teach")(teach)
-    app.view("review_edit")(review_edit)
+    for callback_id, listener in VIEWS.items():
+        app.view(callback_id)(listener)

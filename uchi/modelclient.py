@@ -6,13 +6,14 @@ the server may still be generating, and retrying would multiply the wait the use
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 
 import httpx
 
-from uchi.data.snapshot import STOP, reply
 from uchi.errors import UchiError
+from uchi.prompt import STOP, reply
 
 BACKOFF_S = 0.5
 CONNECT_TIMEOUT_S = 5.0
@@ -23,6 +24,7 @@ class ModelClient:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
+        api_key = api_key or os.environ.get("UCHI_VLLM_API_KEY")  # serving/server.py API_KEY_ENV: vLLM's key
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
                                  headers=headers)

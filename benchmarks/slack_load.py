@@ -1,0 +1,410 @@
+"""Slack under load and attack, driven from outside as Slack drives it.
+
+    .venv/bin/python benchmarks/slack_load.py            # about 3-5 minutes on 2 cores
+    .venv/bin/python benchmarks/slack_load.py --sizes 50  # a quick look
+
+Starts the real `uchi bot --http` process against a fake Slack Web API on loopback (tests/slack_fake.py,
+through `slack.api_url`) and a slow OpenAI-compatible model endpoint on loopback (tests/slack_fake.py
+SlowModel, a process of its own so that it can be killed: the network edge, no GPU needed). Sends signed
+requests as Slack does and prints: ack p50/p99, placeholder p99 and answered/told/lost at 50/200/500
+concurrent /ask; 40 concurrent mentions' placeholder p99; the malformed list's status codes; forged requests
+acted on; and a fault run (model killed mid-answer, SQLite write-locked, disk full during `uchi data
+backup`, SIGTERM of the bot with answers under way). Everything is bounded in count and time, and every
+process started here is stopped by its PID.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import resource
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from slack_fake import BOT_TOKEN, SIGNING_SECRET, FakeSlack, Slack, signature  # noqa: E402
+
+MODEL_DELAY_S = 0.25   # per answer at the loopback model; slack.answering = 4 of them at once
+ANSWER = "Book the Lab Deck in the facilities calendar."
+UCHI = str(Path(sys.executable).parent / "uchi")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+class Model:
+    """The loopback model endpoint in its own process (killed with SIGKILL for the fault run)."""
+
+    def __init__(self, delay_s: float, port: int = 0):
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "slack_fake.py"), str(delay_s),
+                                         str(port)], stdout=subprocess.PIPE, text=True)
+        self.port = int(self.process.stdout.readline())
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+
+
+class Bot:
+    """The real `uchi bot --http` process."""
+
+    def __init__(self, state: Path, fake: FakeSlack, model_port: int, **env):
+        self.port, self.log = free_port(), state / f"bot-{time.time():.0f}.log"
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("UCHI_")} | {
+            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "UCHI_SLACK_API_URL": fake.api_url, "UCHI_SLACK_HOST": "127.0.0.1", "UCHI_SLACK_PORT": str(self.port),
+            "UCHI_SERVING_PORT": str(model_port), "UCHI_SERVING_RETRIES": "0", "UCHI_STATE_DIR": str(state),
+            "UCHI_RETRIEVAL_ENABLED": "false", "UCHI_SLACK_ADMINS": "U0ADMIN"} | env
+        self.process = subprocess.Popen([UCHI, "bot", "--http"], env=environment, stdout=open(self.log, "w"),
+                                        stderr=subprocess.STDOUT, cwd=state)
+        deadline = time.monotonic() + 60
+        while "listening on" not in self.log.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"uchi bot did not start:\n{self.log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        self.url = f"http://127.0.0.1:{self.port}/slack/events"
+
+    def stop(self) -> float:
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return time.monotonic() - started
+
+
+def stamp_calls(fake: FakeSlack) -> None:
+    """Each Web API call the fake receives gets the moment it arrived (same clock as the senders)."""
+    record = fake._record
+
+    def stamped(call):
+        call.at = time.monotonic()
+        record(call)
+    fake._record = stamped
+    fake.server.socket.listen(1024)  # the fake is Slack: it must not be the one resetting connections
+
+
+def signed(body: str, content_type: str) -> dict:
+    ts = str(int(time.time()))
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature(SIGNING_SECRET, ts, body),
+            "Content-Type": content_type}
+
+
+async def burst(url: str, bodies: list[tuple[str, str]]) -> list[tuple[float, float, int | str]]:
+    """All at once: (sent at, seconds to the response, status or the exception's name)."""
+    limits = httpx.Limits(max_connections=len(bodies) + 10, max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        async def one(body, content_type):
+            headers = signed(body, content_type)
+            sent = time.monotonic()
+            try:
+                response = await http.post(url, content=body.encode(), headers=headers)
+                return sent, time.monotonic() - sent, response.status_code
+            except httpx.HTTPError as exc:
+                return sent, time.monotonic() - sent, type(exc).__name__
+        return await asyncio.gather(*(one(b, c) for b, c in bodies))
+
+
+def outcomes(fake: FakeSlack, placeholders: dict[str, tuple[float, object]], deadline_s: float) -> dict:
+    """answered / told / lost for each placeholder (the update written over it), waiting up to deadline_s."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        updated = {c.args.get("ts") for c in fake.called("chat.update")}
+        if all(call.response.get("ts") in updated for _, call in placeholders.values()):
+            break
+        time.sleep(0.5)
+    texts = {c.args.get("ts"): c.args.get("text", "") for c in fake.called("chat.update")}
+    result = {"answered": 0, "told": 0, "lost": 0, "told_as": {}}
+    for _, call in placeholders.values():
+        text = texts.get(call.response.get("ts"))
+        if text is None:
+            result["lost"] += 1
+        elif ANSWER in text:
+            result["answered"] += 1
+        else:
+            result["told"] += 1
+            key = text.split(".")[0][:60]
+            result["told_as"][key] = result["told_as"].get(key, 0) + 1
+    return result
+
+
+def ask_load(bot: Bot, fake: FakeSlack, slack: Slack, n: int, tag: str, drain_s: float) -> dict:
+    questions = [f"{tag} question {i}: where is the Lab Deck?" for i in range(n)]
+    bodies = [(urlencode(slack.command_payload("/ask", q, f"U0LOAD{i % 50:03d}")),
+               "application/x-www-form-urlencoded") for i, q in enumerate(questions)]
+    results = asyncio.run(burst(bot.url, bodies))
+    acks = [took for _, took, status in results if status == 200]
+    statuses = {}
+    for _, _, status in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    # The question post carries the question; the placeholder is posted in its thread.
+    time.sleep(1.0)
+    posts = {c.response.get("ts"): c.args["text"].split(": ", 1)[-1] for c in fake.called(
+        "chat.postMessage", lambda a: tag in a.get("text", "") and not a.get("thread_ts"))}
+    placeholders = {}
+    sent_at = {q: sent for q, (sent, _, _) in zip(questions, results)}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for c in fake.called("chat.postMessage", lambda a: a.get("thread_ts") in posts):
+            question = posts[c.args["thread_ts"]]
+            if question in sent_at and question not in placeholders:
+                placeholders[question] = (c.at - sent_at[question], c)
+        if len(placeholders) >= len(acks):
+            break
+        time.sleep(0.5)
+    queued = sum("ahead of yours" in c.args["text"] for _, c in placeholders.values())
+    result = outcomes(fake, placeholders, drain_s)
+    result["lost"] += n - len(placeholders)
+    return {"n": n, "statuses": statuses, "acked_within_3s": sum(t <= 3.0 for t in acks),
+            "ack_p50_ms": 1000 * pct(acks, 50), "ack_p99_ms": 1000 * pct(acks, 99),
+            "placeholder_p99_ms": 1000 * pct([lat for lat, _ in placeholders.values()], 99),
+            "shown_place_in_line": queued, **result}
+
+
+def mention_load(bot: Bot, fake: FakeSlack, slack: Slack, n: int) -> dict:
+    events = [slack.mention_event(f"U0MEN{i:03d}", f"mention {i}: where is the Lab Deck?") for i in range(n)]
+    bodies = [(json.dumps(slack.event_payload(e)), "application/json") for e in events]
+    results = asyncio.run(burst(bot.url, bodies))
+    by_ts = {e["ts"]: sent for e, (sent, _, _) in zip(events, results)}
+    deadline, found = time.monotonic() + 60, {}
+    while time.monotonic() < deadline and len(found) < n:
+        for c in fake.called("chat.postMessage", lambda a: a.get("thread_ts") in by_ts):
+            found.setdefault(c.args["thread_ts"], (c.at - by_ts[c.args["thread_ts"]], c))
+        time.sleep(0.3)
+    latencies = [lat for lat, _ in found.values()]
+    result = outcomes(fake, found, 120)
+    result["lost"] += n - len(found)
+    return {"n": n, "statuses": sorted({s for _, _, s in results}, key=str),
+            "placeholder_p50_ms": 1000 * pct(latencies, 50), "placeholder_p99_ms": 1000 * pct(latencies, 99),
+            **result}
+
+
+MALFORMED = [
+    ("{not json", "application/json"), ("[1,2,3]", "application/json"),
+    ('{"type": "event_callback", "event": {"type": "app_men', "application/json"),
+    ("payload=", "application/x-www-form-urlencoded"), (b"\xff\xfe\x00payload", "application/x-www-form-urlencoded"),
+    (urlencode({"payload": json.dumps({"type": "view_submission", "user": {"id": "U1"}, "view": {}})}),
+     "application/x-www-form-urlencoded"),
+    (urlencode({"payload": json.dumps({"type": "block_actions", "user": {"id": "U1"}, "actions": []})}),
+     "application/x-www-form-urlencoded"),
+]
+
+
+def malformed(bot: Bot) -> list[tuple[str, int, int, str]]:
+    rows = []
+    with httpx.Client(timeout=10) as http:
+        for body, content_type in MALFORMED:
+            raw = body if isinstance(body, bytes) else body.encode()
+            ts = str(int(time.time()))
+            mac = "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + raw, hashlib.sha256).hexdigest()
+            good = http.post(bot.url, content=raw, headers={"Content-Type": content_type,
+                                                            "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": mac})
+            bad = http.post(bot.url, content=raw, headers={"Content-Type": content_type})
+            rows.append((repr(body)[:48], good.status_code, bad.status_code, good.text[:60]))
+    return rows
+
+
+def forged(bot: Bot, fake: FakeSlack, slack: Slack) -> dict:
+    before = len(fake.calls)
+    mention = slack.event_payload({"type": "app_mention", "user": "U0VICTIM", "text": "<@UBOT0001> hi",
+                                   "ts": "1767225601.000100", "channel": "C0VICTIM"})
+    dm = slack.event_payload({"type": "message", "channel": "D0VICTIM", "user": "U0VICTIM", "text": "hi",
+                              "ts": "1767225601.000200", "channel_type": "im"})
+    click = {"type": "block_actions", "user": {"id": "U0VICTIM"}, "response_url": f"{fake.url}/response/victim",
+             "actions": [{"action_id": "rate_up", "value": "1"}], "trigger_id": "1.2.3"}
+    bodies = [(json.dumps(mention), "application/json"), (json.dumps(dm), "application/json"),
+              (urlencode({"payload": json.dumps(click)}), "application/x-www-form-urlencoded")]
+    statuses = {}
+    with httpx.Client(timeout=10) as http:
+        for ts in ("abc", "1.5", "", None, str(int(time.time()) - 400), "99999999999999", "valid-ts-bad-sig"):
+            for body, content_type in bodies:
+                now = str(int(time.time()))
+                headers = {"Content-Type": content_type, "X-Slack-Signature": signature("guess", now, body)}
+                if ts is not None:
+                    headers["X-Slack-Request-Timestamp"] = now if ts == "valid-ts-bad-sig" else ts
+                status = http.post(bot.url, content=body.encode(), headers=headers).status_code
+                statuses[status] = statuses.get(status, 0) + 1
+    time.sleep(1.0)
+    acted = [c.method for c in fake.calls[before:]]
+    return {"sent": sum(statuses.values()), "statuses": statuses, "acted_on": len(acted)}
+
+
+def fault_model_killed(state: Path, fake: FakeSlack, slack: Slack) -> dict:
+    model = Model(2.0)
+    bot = Bot(state, fake, model.port)
+    try:
+        questions = [f"fault-kill question {i}?" for i in range(8)]
+        bodies = [(urlencode(slack.command_payload("/ask", q, "U0FAULT")), "application/x-www-form-urlencoded")
+                  for q in questions]
+        asyncio.run(burst(bot.url, bodies))
+        time.sleep(1.0)
+        model.kill()  # mid-answer: four are with the model, four wait
+        time.sleep(1.0)
+        posts = {c.response.get("ts"): c for c in fake.called("chat.postMessage", lambda a: "fault-kill" in
+                                                                 a.get("text", ""))}
+        placeholders = {c.args["thread_ts"]: (0, c) for c in fake.called(
+            "chat.postMessage", lambda a: a.get("thread_ts") in posts)}
+        result = outcomes(fake, placeholders, 60)
+        result["lost"] += len(questions) - len(placeholders)
+        return result
+    finally:
+        bot.stop()
+
+
+def fault_sqlite_busy(state: Path, fake: FakeSlack, slack: Slack, model_port: int, hold_s: float = 8.0) -> dict:
+    bot = Bot(state, fake, model_port)
+    try:
+        lock = sqlite3.connect(state / "uchi.db", timeout=1, check_same_thread=False)
+        lock.execute("BEGIN IMMEDIATE")  # another writer (a backup, an import) holding the write lock
+        release = threading.Timer(hold_s, lock.rollback)
+        release.start()
+        questions = [f"fault-busy question {i}?" for i in range(10)]
+        bodies = [(urlencode(slack.command_payload("/ask", q, "U0BUSY")), "application/x-www-form-urlencoded")
+                  for q in questions]
+        events = [slack.mention_event("U0BUSY", f"fault-busy mention {i}") for i in range(5)]
+        bodies += [(json.dumps(slack.event_payload(e)), "application/json") for e in events]
+        results = asyncio.run(burst(bot.url, bodies))
+        release.join()
+        lock.close()
+        posts = {c.response.get("ts") for c in fake.called("chat.postMessage", lambda a: "fault-busy" in
+                                                           a.get("text", ""))} | {e["ts"] for e in events}
+        time.sleep(2.0)
+        placeholders = {c.args["thread_ts"]: (0, c) for c in fake.called(
+            "chat.postMessage", lambda a: a.get("thread_ts") in posts)}
+        result = outcomes(fake, placeholders, 90)
+        result["lost"] += len(bodies) - len(placeholders)
+        acks = [took for _, took, status in results if status == 200]
+        return {"held_s": hold_s, "statuses": sorted({str(s) for _, _, s in results}),
+                "ack_max_ms": 1000 * max(acks) if acks else float("nan"), **result}
+    finally:
+        bot.stop()
+
+
+def fault_disk_full(state: Path) -> dict:
+    """`uchi data backup` with the file size limited (RLIMIT_FSIZE) below the store's size."""
+    with sqlite3.connect(state / "uchi.db") as db:
+        before = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+    size = (state / "uchi.db").stat().st_size
+    limit = max(16 * 1024, size // 4)
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UCHI_")} | {"UCHI_STATE_DIR": str(state)}
+    run = subprocess.run([UCHI, "data", "backup", "--to", str(state / "backups-full")], env=env, cwd=state,
+                         preexec_fn=limited, capture_output=True, text=True, timeout=120)
+    with sqlite3.connect(state / "uchi.db") as db:
+        after = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+    left = sorted(p.name for p in (state / "backups-full").glob("*")) if (state / "backups-full").exists() else []
+    output = (run.stdout + run.stderr).strip().splitlines()
+    return {"store_bytes": size, "limit_bytes": limit, "exit": run.returncode, "said": output[-1] if output else "",
+            "traceback": "Traceback" in run.stderr, "answers_before": before, "answers_after": after,
+            "integrity": integrity, "files_left": left}
+
+
+def fault_sigterm(state: Path, fake: FakeSlack, slack: Slack) -> dict:
+    model = Model(1.5)
+    bot = Bot(state, fake, model.port, UCHI_SLACK_STOP_GRACE_S="10")
+    try:
+        questions = [f"fault-term question {i}?" for i in range(12)]
+        bodies = [(urlencode(slack.command_payload("/ask", q, "U0TERM")), "application/x-www-form-urlencoded")
+                  for q in questions]
+        asyncio.run(burst(bot.url, bodies))
+        time.sleep(0.7)
+        took = bot.stop()
+        with socket.socket() as sock:
+            port_free = sock.connect_ex(("127.0.0.1", bot.port)) != 0
+        posts = {c.response.get("ts") for c in fake.called("chat.postMessage", lambda a: "fault-term" in
+                                                           a.get("text", ""))}
+        placeholders = {c.args["thread_ts"]: (0, c) for c in fake.called(
+            "chat.postMessage", lambda a: a.get("thread_ts") in posts)}
+        result = outcomes(fake, placeholders, 5)
+        result["lost"] += len(questions) - len(placeholders)
+        return {"exit_s": took, "exit_code": bot.process.returncode, "port_free": port_free,
+                "said": [line for line in bot.log.read_text().splitlines() if "stopped" in line][-1:], **result}
+    finally:
+        model.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="50,200,500", help="concurrent /ask bursts (comma-separated)")
+    parser.add_argument("--mentions", type=int, default=40)
+    parser.add_argument("--no-faults", action="store_true")
+    parser.add_argument("--no-load", action="store_true", help="only the fault run")
+    args = parser.parse_args()
+    print(f"model: loopback OpenAI-compatible endpoint (tests/slack_fake.py SlowModel), {MODEL_DELAY_S}s per "
+          f"answer; bot: real `uchi bot --http`, slack.answering=4; {os.cpu_count()} CPUs (shared)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="uchi-slack-load-") as tmp:
+        state = Path(tmp)
+        fake = FakeSlack()
+        stamp_calls(fake)
+        slack = Slack("unused", fake)
+        model = Model(MODEL_DELAY_S)
+        bot = Bot(state, fake, model.port)
+        secret_words = []
+        try:
+            for n in [] if args.no_load else [int(x) for x in args.sizes.split(",")]:
+                tag = f"load{n}"
+                row = ask_load(bot, fake, slack, n, tag, drain_s=n * MODEL_DELAY_S / 4 + 90)
+                secret_words.append(tag)
+                print(f"/ask x{n}: {json.dumps(row, default=str)}", flush=True)
+            if not args.no_load:
+                row = mention_load(bot, fake, slack, args.mentions)
+                secret_words.append("mention 1:")
+                print(f"mentions x{args.mentions}: {json.dumps(row, default=str)}", flush=True)
+            for body, good, bad, reason in malformed(bot):
+                print(f"malformed {body}: signed -> {good} ({reason!r}), unsigned -> {bad}", flush=True)
+            print(f"forged: {json.dumps(forged(bot, fake, slack))}", flush=True)
+        finally:
+            took = bot.stop()
+            model.kill()
+        logged = bot.log.read_text()
+        leaked = [w for w in secret_words if w in logged]
+        print(f"bot stopped in {took:.1f}s; message text in its log: {leaked or 'none'}", flush=True)
+        if not args.no_faults:
+            print(f"fault model killed mid-answer: {json.dumps(fault_model_killed(state, fake, slack))}", flush=True)
+            model = Model(MODEL_DELAY_S)
+            try:
+                print(f"fault SQLite write-locked 8 s: {json.dumps(fault_sqlite_busy(state, fake, slack, model.port))}",
+                      flush=True)
+            finally:
+                model.kill()
+            print(f"fault disk full during backup: {json.dumps(fault_disk_full(state))}", flush=True)
+            print(f"fault SIGTERM with answers under way: {json.dumps(fault_sigterm(state, fake, slack))}",
+                  flush=True)
+            print("fault bot killed mid-retrain: not run here (/retrain is now its own `uchi retrain` process, "
+                  "issue 13; a real run trains for minutes on these 2 shared cores)", flush=True)
+        fake.close()
+
+
+if __name__ == "__main__":
+    main()
