@@ -23,7 +23,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from uchi import config as config_module
-from uchi.data import snapshot
+from uchi import prompt as contract
 from uchi.data.importer import import_file
 from uchi.data.retrieval import Retriever
 from uchi.data.samples import company_file as sample_company
@@ -44,9 +44,9 @@ def answer(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, bat
                                        pad_token_id=tokenizer.pad_token_id)
         for row in generated[:, encoded["input_ids"].shape[1]:]:
             text = tokenizer.decode(row, skip_special_tokens=True)
-            for stop in snapshot.STOP:
+            for stop in contract.STOP:
                 text = text.split(stop)[0]
-            out.append(snapshot.reply(text))
+            out.append(contract.reply(text))
     return out
 
 
@@ -79,14 +79,14 @@ def main() -> None:
         prompts = {}
         for row, old, new in asked:
             for context in (old, new):
-                prompts.setdefault(snapshot.prompt(row["question"], context), snapshot.messages(row["question"], context=context))
+                prompts.setdefault(contract.user_turn(row["question"], context), contract.messages(row["question"], context=context))
         started = time.monotonic()
         answers = dict(zip(prompts, answer(model, tokenizer, list(prompts.values()), cfg.model.max_new_tokens)))
         print(f"{len(prompts)} answers in {time.monotonic() - started:.0f} s (margin {cfg.retrieval.margin}, "
               f"k {cfg.retrieval.k}, model {args.model})")
         for language in ("en", "ja"):
             mine = [(row, old, new) for row, old, new in asked if row["language"] == language]
-            stated = lambda context, row: fact_recall(answers[snapshot.prompt(row["question"], context)],
+            stated = lambda context, row: fact_recall(answers[contract.user_turn(row["question"], context)],
                                                       json.loads(row["facts"])) == 1
             b = sum(stated(old, row) for row, old, _ in mine)
             a = sum(stated(new, row) for row, _, new in mine)
