@@ -25,11 +25,12 @@ def _rates(store, retriever, language):
 
 @pytest.mark.slow
 def test_paraphrases_find_their_pair_in_both_languages(company, cfg):
+    cfg.retrieval.margin = 1.0  # the ranking itself: the margin decides how much of it is shown
     retriever = Retriever(cfg.retrieval)
     en, ja = _rates(company, retriever, "en"), _rates(company, retriever, "ja")
     print(f"\nretrieval on sample paraphrases: en top1 {en[0]:.2f} top3 {en[1]:.2f}; ja top1 {ja[0]:.2f} top3 {ja[1]:.2f}")
     assert en[0] >= 0.8 and en[1] >= 0.9
-    assert ja[0] >= 0.4 and ja[1] >= 0.55
+    assert ja[0] >= 0.85 and ja[1] >= 0.95  # MiniLM + trigrams: 0.47 / 0.63
     cfg.retrieval.dense = False
     lexical_only = Retriever(cfg.retrieval)
     assert _rates(company, lexical_only, "en")[0] < en[0]  # the embeddings earn their place in English
