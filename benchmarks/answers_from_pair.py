@@ -29,9 +29,7 @@ from uchi.data.retrieval import Retriever
 from uchi.data.samples import company_file as sample_company
 from uchi.data.store import Store
 from uchi.evals.metrics import fact_recall
-
-DEFAULT_MODEL = Path(".cache/tests/state/models/smollm2-135m-instruct")
-
+from uchi.trainer import base
 
 def answer(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch: int = 8) -> list[str]:
     out = []
@@ -52,14 +50,15 @@ def answer(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, bat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--model", type=Path, help="a checkpoint folder (default: the base model, prepared)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many questions per language (0: all)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    tokenizer = AutoTokenizer.from_pretrained(args.model, padding_side="left")
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
     with tempfile.TemporaryDirectory() as folder:
         cfg = config_module.load(env={"UCHI_STATE_DIR": folder})
+        args.model = args.model or base.prepare(cfg)
+        tokenizer = AutoTokenizer.from_pretrained(args.model, padding_side="left")
+        model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
         store = Store.open(cfg)
         import_file(store, cfg, sample_company(), author="bench", approve=True)
         before = Retriever(dataclasses.replace(cfg.retrieval, margin=1.0))
