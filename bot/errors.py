@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from uchi.bot.messages import text
 from uchi.errors import UchiError
+from uchi.evals import human
 
 log = logging.getLogger("uchi.bot")
 NOT_A_MEMBER = ("not_in_channel", "channel_not_found", "is_archived")
@@ -59,6 +60,9 @@ def describe(error: BaseException, lang: str, body: dict) -> tuple[str, bool]:
     """The user's message, and whether this is a bug."""
     if isinstance(error, BotError):
         return error.render(lang), False
+    if isinstance(error, human.Pending):  # /promote and the report's Promote button alike
+        return text(lang, "promote_pending", version=error.version, votes=error.votes, needed=error.needed,
+                    eval_id=error.eval_id), False
     if isinstance(error, UchiError):
         return text(lang, "user_error", message=str(error)), False
     error_id = secrets.token_hex(4)

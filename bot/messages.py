@@ -56,6 +56,15 @@ STRINGS: dict[str, dict[str, str]] = {
                         "ja": "正しい回答に書き直してください。レビュー担当者の承認後に uchi が学習します。"},
     "teach_hint": {"en": "A question colleagues ask and the answer uchi should give. A reviewer approves it first.",
                    "ja": "同僚がよく聞く質問と、uchi が答えるべき回答です。レビュー担当者が先に承認します。"},
+    "other_ways_label": {"en": "Other ways to ask (optional, one per line)", "ja": "別の聞き方（任意、1行に1つ）"},
+    "other_ways_hint": {"en": "How else colleagues ask this. Used only to test uchi, never to train it.",
+                        "ja": "同僚が同じことを別の言葉で聞く例です。uchi のテストにだけ使い、学習には使いません。"},
+    "home_paraphrases": {"en": "*Other ways to ask*: {n} employee question(s) whose answer helped (👍)",
+                         "ja": "*別の聞き方*: 回答が役立った（👍）社員の質問 {n} 件"},
+    "paraphrase_offer": {"en": "Another way to ask pair *#{pair_id}*?\n*Asked:* {question}\n*Pair:* {pair_question}",
+                         "ja": "ペア *#{pair_id}* の別の聞き方ですか？\n*質問:* {question}\n*ペア:* {pair_question}"},
+    "paraphrase_keep": {"en": "Yes, keep", "ja": "はい、残す"},
+    "paraphrase_drop": {"en": "No", "ja": "いいえ"},
     "field_empty": {"en": "Please fill this in.", "ja": "入力してください。"},
     "field_too_long": {"en": "{n} characters; the limit is {limit}.", "ja": "{n}文字です。上限は{limit}文字です。"},
     "answer_unchanged": {"en": "This is uchi's answer unchanged: write the better one.",
@@ -136,6 +145,21 @@ STRINGS: dict[str, dict[str, str]] = {
                            "{production} against, {tie} ties. Gate: {verdict}.",
                      "ja": "ご協力ありがとうございます。比較は以上です。これまでの票: 候補 {candidate}、現行 {production}、"
                            "同等 {tie}。ゲート: {verdict}。"},
+    "pending": {"en": "PENDING ⏳ (waiting for human votes)", "ja": "保留 ⏳（人による評価待ち）"},
+    "compare_malformed": {"en": "This comparison button is malformed ({value}); open it again from the eval report.",
+                          "ja": "この比較ボタンは不正です（{value}）。評価レポートから開き直してください。"},
+    "ballot": {"en": "Eval #{eval_id} of `{version}` waits for blind votes: {votes} of {needed} so far. You see two "
+                     "answers to the same question in random order ({n} differ) and pick the better one.",
+               "ja": "評価 #{eval_id}（`{version}`）はブラインド投票を待っています（現在 {votes} / {needed} 票）。同じ質問への"
+                     "2つの回答がランダムな順で表示されます（違いのある回答 {n} 件）。良い方を選んでください。"},
+    "ballot_button": {"en": "Start comparing", "ja": "比較を始める"},
+    "promote_pending": {"en": "{version} waits for human evidence: {votes} of {needed} blind votes so far. Vote with "
+                              "`uchi eval vote {eval_id}` or with Compare blind on its report, or start a canary "
+                              "(`uchi canary start {version}`), or `/promote {version} --force \"reason\"` (audited).",
+                        "ja": "{version} は人による評価を待っています（ブラインド投票 {votes} / {needed} 票）。"
+                              "`uchi eval vote {eval_id}` かレポートの「ブラインド比較」で投票するか、カナリアを開始"
+                              "（`uchi canary start {version}`）するか、`/promote {version} --force \"理由\"`（記録されます）"
+                              "で強制してください。"},
     "promoted": {"en": "Production is now {version} (promoted by <@{user}>); previous: {previous}.",
                  "ja": "本番は {version} になりました（<@{user}> さんが昇格）。以前: {previous}。"},
     "adapter_rejected": {"en": "{version} was rejected by <@{user}>; production is unchanged.",

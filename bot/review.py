@@ -4,7 +4,6 @@ Only approved pairs are trained on (snapshots take approved train pairs only).
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from slack_sdk.errors import SlackApiError
@@ -12,11 +11,9 @@ from slack_sdk.errors import SlackApiError
 from uchi.bot import blocks
 from uchi.bot.errors import BotError, Term
 from uchi.bot.messages import text
-from uchi.data.pairs import assign_split, free_key, review
-from uchi.data.redact import redact
-from uchi.data.store import Store, now
-from uchi.data.text import question_key
-from uchi.language import detect_language
+from uchi.data import paraphrases
+from uchi.data.pairs import review, rewrite
+from uchi.data.store import Store
 
 log = logging.getLogger("uchi.bot")
 
@@ -55,20 +52,22 @@ def decide(store: Store, pair_id, status: str, reviewer: str) -> dict:
 
 
 def edit_and_approve(cfg, store: Store, pair_id, question: str, answer: str, reviewer: str) -> tuple[dict, list]:
-    """A reviewer's rewrite, redacted like every pair, then approved. The split follows the new question."""
-    pair = pending_pair(store, pair_id)
-    q, a = redact(question.strip()), redact(answer.strip())
-    facts = [fact for fact in json.loads(pair["facts"] or "[]") if fact in a.text]
-    same = question_key(q.text) == question_key(pair["question"])
-    with store.transaction():
-        # An edited question is re-indexed for near-duplicates by the store itself (0002_quality.sql).
-        store.db["pairs"].update(pair["id"], {
-            "question": q.text, "answer": a.text,
-            "question_key": pair["question_key"] if same else free_key(store, question_key(q.text)),
-            "split": assign_split(q.text, cfg.data.heldout_percent), "language": detect_language(q.text + a.text),
-            "facts": json.dumps(facts, ensure_ascii=False), "updated_at": now()})
-        review(store, [pair["id"]], "approved", reviewer)
-    return store.one("SELECT * FROM pairs WHERE id = ?", [pair["id"]]), q.kinds + a.kinds
+    return rewrite(cfg, store, pending_pair(store, pair_id), question, answer, reviewer)
+
+
+def other_ways(value: str) -> list[str]:
+    """The form's "other ways to ask": one question per line."""
+    return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+
+def add_other_ways(store: Store, pair_id: int, value: str, origin: str) -> int:
+    """A teacher's or reviewer's other ways to ask a pair, kept as evaluation paraphrases (source reviewer)."""
+    return paraphrases.add(store, pair_id, other_ways(value), source="reviewer", origin=origin)
+
+
+def decide_paraphrase(store: Store, paraphrase_id, keep: bool, reviewer: str) -> int:
+    """Keep (confirm) or drop an employee's question offered as another way to ask a pair."""
+    return paraphrases.decide(store, [_int(paraphrase_id)], keep, reviewer)
 
 
 def notify_author(client, locales, pair: dict) -> None:
@@ -86,8 +85,12 @@ def notify_author(client, locales, pair: dict) -> None:
 
 
 def publish_home(services, client, user: str, lang: str) -> None:
+    offered = ([], 0)
     with services.store() as store:
         queue = pending(store, services.cfg.slack.review_page_size) if services.roles.is_reviewer(client, user) \
             else None
-    view = blocks.home(lang, services.cfg.company.name, *(queue or (None, 0)))
+        if queue is not None:
+            paraphrases.suggest_from_answers(store)
+            offered = paraphrases.suggestions(store, services.cfg.slack.review_page_size)
+    view = blocks.home(lang, services.cfg.company.name, *(queue or (None, 0)), offered)
     client.views_publish(user_id=user, view=view)

@@ -9,12 +9,14 @@ import sys
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
-from uchi.bot import blocks, reports
+from uchi.bot import ballots, blocks, reports
 from uchi.bot.messages import text
 from uchi.bot.web import web_client
 from uchi.config import Config
 from uchi.data.store import Store
+from uchi.errors import UchiError
 
 
 @dataclass
@@ -31,6 +33,11 @@ class SlackThread:
     def report(self, result: dict) -> None:
         with Store.open(self.cfg) as store:
             reports.post(self.client, store, self.lang, self.channel, self.ts, result)
+            try:
+                ballots.ask(self.client, self.cfg, store, self.lang, result["id"])
+            except (SlackApiError, UchiError) as exc:
+                # The eval and its report stand; reviewers can still vote from the report's Compare blind.
+                self.progress(f"could not message the reviewers for blind votes: {exc}")
 
     def failed(self, error: str) -> None:
         self.client.chat_postMessage(channel=self.channel, thread_ts=self.ts,

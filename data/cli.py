@@ -11,11 +11,28 @@ from uchi.errors import UchiError
 
 
 def import_(cfg, args):
-    from uchi.data.importer import import_file
+    from uchi.data.importer import MAX_REPORTED, import_file
 
+    report = []
     with Store.open(cfg) as store:
-        ids = import_file(store, cfg, Path(args.file), author=actor(args), approve=args.approve)
-    print(f"imported {len(ids)} pairs from {args.file} ({'approved' if args.approve else 'pending review'})")
+        store.doing = f"import by {actor(args)}"
+        import_file(store, cfg, Path(args.file), author=actor(args), approve=args.approve, report=report)
+    counts = {kind: sum(o.kind == kind for o in report) for kind in ("added", "merged", "conflict")}
+    print(f"imported {len(report)} rows from {args.file}: {counts['added']} added "
+          f"({'approved' if args.approve else 'pending review'}), {counts['merged']} merged into existing pairs, "
+          f"{counts['conflict']} added in conflict with existing pairs")
+    told = [o for o in report if o.kind != "added"]
+    for outcome in told[:MAX_REPORTED]:
+        others = ", ".join(f"#{n}" for n in outcome.others)
+        print(f"  line {outcome.line}: " + (f"merged into {others} (the same question and answer)"
+                                            if outcome.kind == "merged" else
+                                            f"added as #{outcome.pair_id}, in conflict with {others} (the same "
+                                            "question, a different answer)"))
+    if len(told) > MAX_REPORTED:
+        print(f"  … and {len(told) - MAX_REPORTED} more")
+    if counts["conflict"]:
+        print("pairs in conflict are not trained while both sides are approved: settle them with "
+              "`uchi data conflicts` and `uchi data resolve`")
 
 
 def export(cfg, args):
@@ -24,7 +41,18 @@ def export(cfg, args):
     with Store.open(cfg) as store:
         text = render(export_rows(store, status=args.status, split=args.split), args.format)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        target = Path(args.output)
+        if target.is_dir():
+            raise UchiError(f"-o {target} is a folder; give a file name, e.g. {target / ('pairs.' + args.format)}")
+        if not target.parent.is_dir():
+            raise UchiError(f"-o {target}: the folder {target.parent} does not exist; create it first")
+        partial = target.with_name(target.name + ".partial")
+        try:
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(target)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise UchiError(f"could not write {target} ({exc.strerror}); is the disk full? Nothing was written") from None
     else:
         sys.stdout.write(text)
 
@@ -40,6 +68,7 @@ def review(cfg, args):
     from uchi.data.pairs import review as decide
 
     with Store.open(cfg) as store:
+        store.doing = f"review by {actor(args)}"
         n = decide(store, args.ids, "approved" if args.approve else "rejected", actor(args))
         notes = review_notes(store, args.ids)
     print(f"{'approved' if args.approve else 'rejected'} {n} pair(s)")
@@ -77,6 +106,7 @@ def forget(cfg, args):
                   f"{len(todo['adapters'])} adapter(s) for retraining: {', '.join(todo['adapters']) or 'none'}; "
                   "run again with --yes to delete")
             return
+        store.doing = f"forget by {actor(args)}"
         done = delete(store, actor=actor(args), author=args.author, pair_ids=args.ids, reason=args.reason)
     print(f"deletion #{done['deletion_id']} ({done['target']}): {json.dumps(done['counts'])}")
     for version in done["adapters"]:
@@ -88,15 +118,18 @@ def backup(cfg, args):
     from uchi.data.backup import folder_for, listed
 
     folder = Path(args.to) if args.to else folder_for(cfg.state_dir)
-    path = copy(cfg.state_dir / "uchi.db", folder, keep=args.keep or cfg.data.backup_keep)
+    path = copy(cfg.state_dir / "uchi.db", folder, keep=cfg.data.backup_keep if args.keep is None else args.keep)
     print(f"backed up to {path} ({path.stat().st_size:,} bytes); {len(listed(folder))} backup(s) kept in {folder}")
 
 
 def backups(cfg, args):
-    from uchi.data.backup import folder_for, listed
+    from uchi.data.backup import folder_for, leftovers, listed
 
     for path in listed(folder_for(cfg.state_dir)):
         print(f"{path}  {path.stat().st_size:,} bytes")
+    for path in leftovers(folder_for(cfg.state_dir)):
+        print(f"{path}  {path.stat().st_size:,} bytes  (unfinished copy: not a backup; the next backup prunes it "
+              "after an hour)")
 
 
 def restore(cfg, args):
@@ -109,10 +142,12 @@ def restore(cfg, args):
     source = Path(args.backup) if args.backup else (listed(folder) or [None])[-1]
     if source is None:
         raise UchiError(f"no backups in {folder}; take one with `uchi data backup`")
-    done = put_back(source, cfg.state_dir / "uchi.db", folder, force=args.force)
+    done = put_back(source, cfg.state_dir / "uchi.db", folder, force=args.force, doing=f"restore by {actor(args)}")
     with Store.open(cfg):
         pass  # migrates a backup taken by an older uchi
     saved = f"; the replaced store was saved as {done['replaced_backup']}" if done["replaced_backup"] else ""
+    if done["moved_aside"]:
+        saved = f"; the live store was damaged and was moved aside to {done['moved_aside']}"
     print(f"restored {source} ({done['pairs']} pairs){saved}")
 
 
@@ -163,6 +198,32 @@ def snapshot(cfg, args):
         print(f"adapter {row['adapter_version']} was trained on since-deleted data: retrain")
 
 
+def paraphrases(cfg, args):
+    from uchi.data import paraphrases as found
+    from uchi.data.split import shortfall
+
+    with Store.open(cfg) as store:
+        if args.confirm or args.reject:
+            n = found.decide(store, args.confirm or args.reject, bool(args.confirm), actor(args))
+            print(f"{'confirmed' if args.confirm else 'rejected'} {n} paraphrase(s)")
+            return
+        offered = found.suggest_from_answers(store)
+        waiting, total = found.suggestions(store, args.limit)
+        counts, short = found.counts(store), shortfall(store, cfg.data.heldout_min_per_language)
+    if offered:
+        print(f"{offered} new employee question(s) offered as paraphrases")
+    for source in found.SOURCES:
+        if source in counts:
+            print(f"{source}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts[source].items())))
+    for language, (held, floor) in sorted(short.items()):
+        print(f"held-out {language}: {held} approved pair(s), under the floor of {floor}; pairs already stored "
+              "are never moved out of training: the next import tops it up from its new pairs")
+    for p in waiting:
+        print(f"#{p.id} another way to ask pair {p.pair_id}? {p.question!r} (pair: {p.pair_question!r})")
+    if total:
+        print(f"{total} waiting; keep them with `uchi data paraphrases --confirm ID...`, drop with --reject ID...")
+
+
 def register(commands) -> None:
     data = subcommands(commands, "data", "the dataset store: import, export, stats, review, conflicts, lineage, "
                        "deletion, backups")
@@ -182,6 +243,12 @@ def register(commands) -> None:
     verdict = sub.add_mutually_exclusive_group(required=True)
     verdict.add_argument("--approve", action="store_true", help="approve: the pairs may be trained on")
     verdict.add_argument("--reject", action="store_true", help="reject: the pairs are never trained on")
+    actor_option(sub)
+    sub = add(data, "paraphrases", paraphrases, "evaluation paraphrases by source; employees' questions whose "
+              "answer cited an approved pair and got a thumbs up, offered as another way to ask it: confirm or reject")
+    sub.add_argument("--confirm", nargs="+", type=int, metavar="ID", help="keep these suggested paraphrases")
+    sub.add_argument("--reject", nargs="+", type=int, metavar="ID", help="drop these suggested paraphrases")
+    sub.add_argument("--limit", type=int, default=20, help="how many waiting suggestions to list")
     actor_option(sub)
     _register_quality(data)
 

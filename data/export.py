@@ -1,10 +1,14 @@
-"""`uchi data export` and `uchi data stats`: what the store holds, in the import format."""
+"""`uchi data export` and `uchi data stats`: what the store holds, in the import format.
+
+CSV cells that a spreadsheet would run as a formula (=, +, -, @ first) are written with a ' before them,
+and the importer takes it off again, so an export imports back exactly (data/importer.py protect)."""
 from __future__ import annotations
 
 import csv
 import io
 import json
 
+from uchi.data.importer import protect
 from uchi.data.pairs import load_pairs, paraphrases_of
 from uchi.data.store import Store
 
@@ -25,7 +29,8 @@ def render(rows: list[dict], fmt: str) -> str:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(row | {"facts": "|".join(row["facts"]), "paraphrases": "|".join(row["paraphrases"])})
+        flat = row | {"facts": "|".join(row["facts"]), "paraphrases": "|".join(row["paraphrases"])}
+        writer.writerow({k: protect(v) if isinstance(v, str) else v for k, v in flat.items()})
     return buffer.getvalue()
 
 
@@ -39,3 +44,20 @@ def stats(store: Store) -> dict:
         "adapters": store.one("SELECT COUNT(*) AS n FROM adapters")["n"],
         "production": store.alias("production"),
     }
+
+
+def distribution(store: Store, column: str, limit: int = 50) -> list[dict]:
+    """Pairs by language, category or author and status: is the dataset balanced, or is one voice most of it?"""
+    if column not in ("language", "category", "author"):
+        raise ValueError(column)
+    return store.rows(f"SELECT {column} AS value, COUNT(*) AS total, SUM(status = 'approved') AS approved, "
+                      f"SUM(status = 'pending') AS pending, SUM(status = 'rejected') AS rejected FROM pairs "
+                      f"GROUP BY {column} ORDER BY total DESC, value LIMIT ?", [limit])
+
+
+def by_month(store: Store, column: str = "language") -> list[dict]:
+    """Pairs added per month and language (or category, or author), oldest first."""
+    if column not in ("language", "category", "author"):
+        raise ValueError(column)
+    return store.rows(f"SELECT substr(created_at, 1, 7) AS month, {column} AS value, COUNT(*) AS n FROM pairs "
+                      f"GROUP BY month, {column} ORDER BY month, {column}")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass, field
 
-from uchi.data import conflicts, dedup, limits, merge
+from uchi.data import conflicts, dedup, limits, merge, paraphrases
 from uchi.data.redact import redact
 from uchi.data.store import Store, now
 from uchi.data.text import question_key
@@ -13,6 +14,7 @@ from uchi.errors import UchiError
 from uchi.language import LANGUAGES, detect_language
 
 STATUSES = ("pending", "approved", "rejected")
+PROGRESS_FROM = 2000
 
 
 @dataclass
@@ -23,6 +25,9 @@ class NewPair:
     category: str = ""
     facts: list[str] = field(default_factory=list)
     paraphrases: list[str] = field(default_factory=list)
+    # An import of an export keeps each pair's status and author; empty: the batch's (add_pairs' arguments).
+    status: str = ""
+    author: str = ""
 
 
 def assign_split(question: str, heldout_percent: int) -> str:
@@ -32,38 +37,58 @@ def assign_split(question: str, heldout_percent: int) -> str:
 
 
 def add_pairs(store: Store, pairs: list[NewPair], *, source: str, author: str, heldout_percent: int,
-              status: str = "pending", reviewer: str | None = None) -> list[int]:
+              status: str = "pending", reviewer: str | None = None, progress: bool = False,
+              outcomes: list | None = None) -> list[int]:
     """Insert pairs (and their paraphrases) in one transaction, redacted; returns one pair id per input.
 
     Each pair is checked against the stored ones as it arrives: a repeat of an existing pair (the same
     question, an agreeing answer) is merged into it (recorded, with a vote) and its id returned; a
     different answer to the same question is stored and flagged as a conflict for reviewers. The author's
-    rate limit and the review rules (data.* in uchi.toml) apply; see data/limits.py.
+    rate limit and the review rules (data.* in uchi.toml) apply; see data/limits.py. With progress, a long
+    batch shows a progress bar on a terminal's stderr. Into `outcomes`, one (pair id, "added" / "merged" /
+    "conflict", the other pair ids) per input.
     """
     if status not in STATUSES:
         raise UchiError(f"status {status!r}: choose one of {', '.join(STATUSES)}")
     rules = limits.policy(store)
     limits.check_rate(store, rules, author=author, source=source, n=len(pairs))
     status, reviewer = limits.arrival_review(rules, author=author, source=source, status=status, reviewer=reviewer)
-    ids = []
+    ids, done = [], [] if outcomes is None else outcomes
     with store.transaction():
         dedup.backfill(store)
-        for pair in pairs:
-            ids.append(_add_one(store, rules, pair, source=source, author=author, heldout_percent=heldout_percent,
-                                status=status, reviewer=reviewer))
+        for pair in _progress(pairs, progress):
+            pair_status, pair_reviewer = status, reviewer
+            if pair.status and pair.status != status:  # a curated import of an export: as it was reviewed
+                limits.check_reviewer(rules, author=author, source=source, reviewer=reviewer)
+                pair_status = pair.status
+            done.append(_add_one(store, rules, pair, source=source, author=pair.author or author,
+                                 heldout_percent=heldout_percent, status=pair_status, reviewer=pair_reviewer))
+            ids.append(done[-1][0])
     return ids
 
 
+def _progress(pairs: list[NewPair], wanted: bool):
+    # Only where a person watches, and only when it lasts (about a second per 700 pairs at 100k).
+    if not wanted or len(pairs) < PROGRESS_FROM or not sys.stderr.isatty():
+        return pairs
+    from tqdm import tqdm
+
+    return tqdm(pairs, desc="importing", unit=" pairs", file=sys.stderr, mininterval=0.5, leave=False)
+
+
 def _add_one(store: Store, rules, pair: NewPair, *, source: str, author: str, heldout_percent: int, status: str,
-             reviewer: str | None) -> int:
+             reviewer: str | None) -> tuple[int, str, list[int]]:
     question, answer = redact(pair.question).text, redact(pair.answer).text
     placement = dedup.place(store, question, answer, duplicate_threshold=rules.duplicate_threshold,
                             agree_threshold=rules.agree_threshold)
     if placement.merge_into is not None:
-        merge.record_repeat(store, placement.merge_into["id"], question=question, answer=answer, author=author,
-                            source=source)
-        _add_paraphrases(store, placement.merge_into["id"], pair.paraphrases, source)
-        return placement.merge_into["id"]
+        into = placement.merge_into["id"]
+        # The same file imported again repeats itself, not the pair: recorded (and voted) once.
+        if not store.one("SELECT 1 FROM pair_merges WHERE pair_id = ? AND question = ? AND answer = ? AND author = ?",
+                         [into, question, answer, author]):
+            merge.record_repeat(store, into, question=question, answer=answer, author=author, source=source)
+        _add_paraphrases(store, into, pair.paraphrases, source)
+        return into, "merged", [into]
     language = pair.language or detect_language(question + answer)
     if language not in LANGUAGES:
         raise UchiError(f"language {language!r}: choose one of {', '.join(LANGUAGES)}")
@@ -76,18 +101,19 @@ def _add_one(store: Store, rules, pair: NewPair, *, source: str, author: str, he
         "reviewed_by": reviewer if status != "pending" else None,
         "reviewed_at": stamp if status != "pending" else None, "created_at": stamp, "updated_at": stamp,
     }
-    pair_id = store.db["pairs"].insert(row).last_pk
+    columns = ", ".join(row)
+    pair_id = store.db.execute(f"INSERT INTO pairs ({columns}) VALUES ({', '.join('?' * len(row))})",
+                               list(row.values())).lastrowid
     dedup.index(store, pair_id, question)
     for near in placement.conflicts:
         conflicts.flag(store, near.pair["id"], pair_id, near.similarity)
     _add_paraphrases(store, pair_id, pair.paraphrases, source)
-    return pair_id
+    others = [near.pair["id"] for near in placement.conflicts]
+    return pair_id, "conflict" if others else "added", others
 
 
 def _add_paraphrases(store: Store, pair_id: int, texts: list[str], source: str) -> None:
-    for text in texts:
-        store.db["paraphrases"].insert({"pair_id": pair_id, "question": redact(text).text, "source": source,
-                                        "created_at": now()}, ignore=True)
+    paraphrases.add(store, pair_id, texts, source=paraphrases.source_of(source), origin=source)
 
 
 def free_key(store: Store, key: str) -> str:
@@ -118,6 +144,23 @@ def review(store: Store, pair_ids: list[int], status: str, reviewer: str) -> int
     return changed
 
 
+def rewrite(cfg, store: Store, pair: dict, question: str, answer: str, reviewer: str) -> tuple[dict, list[str]]:
+    """A reviewer's rewrite of a pending pair, redacted like every pair, then approved; returns the pair and
+    the kinds redacted. The split follows the new question; facts no longer in the answer are dropped."""
+    q, a = redact(question.strip()), redact(answer.strip())
+    facts = [fact for fact in json.loads(pair["facts"] or "[]") if fact in a.text]
+    same = question_key(q.text) == question_key(pair["question"])
+    with store.transaction():
+        # An edited question is re-indexed for near-duplicates by the store itself (0002_quality.sql).
+        store.db["pairs"].update(pair["id"], {
+            "question": q.text, "answer": a.text,
+            "question_key": pair["question_key"] if same else free_key(store, question_key(q.text)),
+            "split": assign_split(q.text, cfg.data.heldout_percent), "language": detect_language(q.text + a.text),
+            "facts": json.dumps(facts, ensure_ascii=False), "updated_at": now()})
+        review(store, [pair["id"]], "approved", reviewer)
+    return store.one("SELECT * FROM pairs WHERE id = ?", [pair["id"]]), q.kinds + a.kinds
+
+
 def load_pairs(store: Store, *, status: str | None = None, split: str | None = None) -> list[dict]:
     rows = store.matching("pairs", status=status, split=split)
     for row in rows:
@@ -125,9 +168,5 @@ def load_pairs(store: Store, *, status: str | None = None, split: str | None = N
     return rows
 
 
-def paraphrases_of(store: Store, pair_ids: list[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    for row in store.rows("SELECT pair_id, question FROM paraphrases ORDER BY id"):
-        if row["pair_id"] in pair_ids:
-            found.setdefault(row["pair_id"], []).append(row["question"])
-    return found
+# Human-written confirmed paraphrases as text; data/paraphrases.py owns the table.
+paraphrases_of = paraphrases.texts_of

@@ -1,7 +1,10 @@
 """The gate: paired comparisons on identical items, decided on interval bounds, with the policy in config.
 
 Each check says what it measured, on how many items, the interval, and whether it is a hard gate;
-the verdict passes only when every hard check passes. Too few items is a failure that says so.
+the verdict passes only when every hard check passes. Too few items is a failure that says so; no company
+items at all is "insufficient evidence", never a pass. A check that waits for evidence still to come (the
+human check before `min_votes` votes) is pending: the verdict is then pending too, unless another hard
+check already failed.
 """
 from __future__ import annotations
 
@@ -25,12 +28,18 @@ class Check:
     passed: bool
     hard: bool
     note: str = ""
+    pending: bool = False  # no evidence yet: neither passed nor failed
 
 
 @dataclass
 class Verdict:
     passed: bool
     checks: list[Check] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        """passed, failed, or pending (no hard check failed, one still waits for evidence)."""
+        return state(self.checks)
 
     @property
     def reasons(self) -> list[str]:
@@ -41,23 +50,40 @@ class Verdict:
         return [asdict(c) for c in self.checks]
 
 
-def company(candidate: list[float], reference: list[float], cfg: EvalConfig, baseline: str) -> Check:
-    """Paraphrase fact recall must improve: the lower bound of the paired gain must exceed the margin."""
+def evidence_line(evidence: dict[str, int]) -> str:
+    """"employee en 3, generated ja 12": the items behind the company check, by source and language."""
+    order = {source: i for i, source in enumerate(("employee", "reviewer", "import", "generated", "pair"))}
+    keys = sorted(evidence, key=lambda k: (order.get(k.split("/")[0], 9), k))
+    return ", ".join(f"{k.replace('/', ' ')} {evidence[k]}" for k in keys) or "none"
+
+
+def company(candidate: list[float], reference: list[float], cfg: EvalConfig, baseline: str,
+            evidence: dict[str, int] | None = None) -> Check:
+    """Paraphrase fact recall must improve: the lower bound of the paired gain must exceed the margin.
+
+    The note states the evidence (items per source and language) and the power: the smallest gain this many
+    items can detect. Fewer than two items is "insufficient evidence", which never passes, hard gate or not.
+    """
     n, hard = len(candidate), "company" in cfg.hard_gates
+    used = f"items: {evidence_line(evidence or {})}"
     if n < 2:
         return Check("company", "paraphrase fact recall", n, None, None, None, None, None, False, hard,
-                     f"too few items ({n}); add paraphrased questions to approved pairs")
+                     f"insufficient evidence: {n} paraphrased questions ({used}); add other ways to ask approved "
+                     "pairs (import column `paraphrases`, the review form, employees' questions via "
+                     "`uchi data paraphrases`) or keep eval.generate_rewordings on")
     diff = stats.paired_bootstrap(candidate, reference, confidence=cfg.confidence, seed=cfg.seed)
     sd = statistics.stdev([c - r for c, r in zip(candidate, reference)])
     needed = stats.items_needed(cfg.detectable_gain, sd, confidence=cfg.confidence) if sd > 0 else 2
+    smallest = stats.detectable_gain(n, sd, confidence=cfg.confidence) if sd > 0 else 0.0
+    power = f"at n={n} the smallest gain detectable with 80% power is {smallest:.2f} ({used})"
     check = Check("company", "paraphrase fact recall", n, statistics.fmean(candidate), statistics.fmean(reference),
                   diff.delta, diff.low, diff.high, diff.low > cfg.margin, hard,
                   f"gain over {baseline} {diff.delta:+.3f}, interval [{diff.low:+.3f}, {diff.high:+.3f}] must stay "
-                  f"above {cfg.margin:+.3f}")
+                  f"above {cfg.margin:+.3f}; {power}")
     if not check.passed and n < needed:
         # Inconclusive for want of items is not the same finding as "no gain".
         check.note = (f"too few items: {n}, need {needed} to detect a gain of {cfg.detectable_gain} with 80% "
-                      "power; add paraphrased questions or raise eval.max_items")
+                      f"power; {power}; add paraphrased questions or raise eval.max_items")
     return check
 
 
@@ -85,16 +111,40 @@ def divergence(mean_kl: float, n: int, cfg: EvalConfig) -> Check:
 
 
 def human(wins: int, losses: int, ties: int, cfg: EvalConfig) -> Check:
-    """Blind side-by-side: ties count half. Before min_votes votes exist the check is pending, not failing."""
+    """Blind side-by-side: ties count half. Before min_votes votes exist the check is pending: it neither
+    passes (nobody has judged) nor fails (nobody has objected)."""
     n = wins + losses + ties
     hard = "human" in cfg.hard_gates
     if n < cfg.min_votes:
-        return Check("human", "side-by-side win rate", n, None, 0.5, None, None, None, True, hard,
-                     f"{n} of {cfg.min_votes} votes so far: not yet judged")
+        return Check("human", "side-by-side win rate", n, None, 0.5, None, None, None, False, hard,
+                     f"pending: {n} of {cfg.min_votes} blind votes so far", pending=True)
     rate = (wins + ties / 2) / n
     low, high = stats.wilson_interval(round(wins + ties / 2), n, cfg.confidence)
     return Check("human", "side-by-side win rate", n, rate, 0.5, rate - 0.5, low, high, high >= 0.5, hard,
                  f"win rate {rate:.2f} [{low:.2f}, {high:.2f}] must not be significantly below 0.50")
+
+
+def canary(version: str, counts: dict, p: float, canary_id: int, hard: bool) -> Check:
+    """A canary that ended without rollback: its thumbs stand in for the blind votes (the rule already
+    held the candidate's thumbs-down rate to not significantly worse than production's)."""
+    cand, prod = counts["candidate"], counts["production"]
+    rate = 1 - cand["down"] / cand["n"]
+    return Check("human", "canary thumbs-up rate", cand["n"], rate,
+                 1 - prod["down"] / prod["n"] if prod["n"] else None, None, None, None, True, hard,
+                 f"canary #{canary_id} of {version}: thumbs-down {cand['down']}/{cand['n']} vs {prod['down']}/"
+                 f"{prod['n']} for production, not significantly worse (one-sided p = {p:.3f})")
+
+
+def state(checks: list[Check]) -> str:
+    hard = [c for c in checks if c.hard]
+    if any(not c.passed and not c.pending for c in hard):
+        return "failed"
+    return "pending" if any(c.pending for c in hard) else "passed"
+
+
+def stored_state(checks: list[dict]) -> str:
+    """The state of checks as stored (eval metrics, report JSON)."""
+    return state([Check(**c) for c in checks])
 
 
 def decide(checks: list[Check]) -> Verdict:

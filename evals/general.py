@@ -38,13 +38,19 @@ def base_responses(cfg: Config, store: Store, base_path: Path) -> list[tuple[str
     cache_key = cache.key(f"base:{basemodel.fingerprint(base_path)}", "general-responses", [p["prompt"] for p in bank], {"tokens": 48})
     found = cache.get(store, cache_key)
     if found is None:
+        import torch
+
         tokenizer = AutoTokenizer.from_pretrained(base_path, padding_side="left")
-        model = AutoModelForCausalLM.from_pretrained(base_path).eval()
+        # On a GPU in bf16 (an 8B takes 16 GB there, 32 GB of RAM in fp32 on the CPU); on a CPU as before.
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        options = {"dtype": torch.bfloat16} if device == "cuda" else {}
+        model = AutoModelForCausalLM.from_pretrained(base_path, **options).to(device).eval()
         chats = [tokenizer.apply_chat_template(messages(p["prompt"]), add_generation_prompt=True, tokenize=False)
                  for p in bank]
         found = []
         for start in range(0, len(chats), 16):
-            batch = tokenizer(chats[start:start + 16], return_tensors="pt", padding=True, add_special_tokens=False)
+            batch = tokenizer(chats[start:start + 16], return_tensors="pt", padding=True,
+                              add_special_tokens=False).to(device)
             out = model.generate(**batch, max_new_tokens=48, do_sample=False)
             texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
             found += [[chat, text] for chat, text in zip(chats[start:start + 16], texts)]
@@ -60,11 +66,16 @@ def summarise(task, rows: list[dict], chance: float) -> dict:
             "language": task.language}
 
 
+def through_vllm(cfg: Config) -> bool:
+    return cfg.eval.loglik == "vllm"
+
+
 def score_system(cfg: Config, store: Store, system: str, base_path: Path, adapter_path: Path | None,
-                 log=print) -> dict:
-    """Benchmarks (and, for an adapter, divergence from base) for one system, reusing cached results."""
+                 log=print, served: tuple | None = None) -> dict:
+    """Benchmarks (and, for an adapter, divergence from base) for one system, reusing cached results.
+    served: (client, model name) to score the benchmarks through vLLM (eval.loglik)."""
     # torch loads only when something is not cached yet, and never in a process that only reports or answers.
-    from uchi.evals.loglik import Scorer
+    from uchi.evals.loglik import Scorer, ServedScorer
 
     results, scorer = {}, None
     for task in tasks(cfg):
@@ -72,7 +83,9 @@ def score_system(cfg: Config, store: Store, system: str, base_path: Path, adapte
         cache_key = cache.key(system, task.name, [i.id for i in items], {})
         rows = cache.get(store, cache_key)
         if rows is None:
-            scorer = scorer or Scorer(base_path, adapter_path)
+            # One request at a time: vLLM 0.32 with LoRA crashes on batched prompt_logprobs (eval.loglik).
+            scorer = scorer or (ServedScorer(base_path, *served, concurrency=1) if served
+                                else Scorer(base_path, adapter_path))
             started = time.monotonic()
             rows = scorer.score_choices(items, task.language)
             log(f"  {system} {task.name}: {len(items)} items in {time.monotonic() - started:.0f}s")
@@ -83,7 +96,7 @@ def score_system(cfg: Config, store: Store, system: str, base_path: Path, adapte
         cache_key = cache.key(system, DIVERGENCE_TASK, [r[0] for r in responses], {})
         kls = cache.get(store, cache_key)
         if kls is None:
-            kls = (scorer or Scorer(base_path, adapter_path)).divergence(responses)
+            kls = (scorer if isinstance(scorer, Scorer) else Scorer(base_path, adapter_path)).divergence(responses)
             cache.put(store, cache_key, system, DIVERGENCE_TASK, kls)
         results[DIVERGENCE_TASK] = {"rows": kls, "summary": {"n": len(kls), "mean_kl": round(statistics.fmean(kls), 5)}}
     return results

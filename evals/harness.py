@@ -14,11 +14,11 @@ from pathlib import Path
 
 from uchi import basemodel
 from uchi.config import Config
-from uchi.data import snapshot
+from uchi.data import paraphrases, snapshot
 from uchi.data.adapters import PRODUCTION, ensure_loaded, model_for
 from uchi.data.retrieval import Retriever
 from uchi.data.store import Store, now
-from uchi.evals import cache, gate, general, heldout, judge, report
+from uchi.evals import cache, gate, general, heldout, judge, report, rewording
 from uchi.evals.metrics import fact_recall, rouge_l
 from uchi.modelclient import ModelClient
 from uchi.prompt import STOP, messages, user_turn
@@ -42,17 +42,19 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def score(items: list[heldout.Item], answers: list[str]) -> list[dict]:
-    return [{"set": i.set, "pair_id": i.pair_id, "language": i.language, "category": i.category,
-             "question": i.question, "reference": i.reference, "answer": a,
+    return [{"set": i.set, "source": i.source, "pair_id": i.pair_id, "language": i.language,
+             "category": i.category, "question": i.question, "reference": i.reference, "answer": a,
              "fact_recall": fact_recall(a, i.facts), "rouge_l": round(rouge_l(a, i.reference), 4)}
             for i, a in zip(items, answers)]
 
 
 def breakdown(rows: list[dict]) -> dict:
-    """Overall, per set, per set and language, per set and category."""
+    """Overall, per set, per set and language, per set and category, per set and source (and language)."""
     groups = {"all": rows}
     for row in rows:
-        for key in (row["set"], f"{row['set']}/{row['language']}", f"{row['set']}#{row['category'] or '-'}"):
+        source = row.get("source", "pair")
+        for key in (row["set"], f"{row['set']}/{row['language']}", f"{row['set']}#{row['category'] or '-'}",
+                    f"{row['set']}@{source}", f"{row['set']}@{source}/{row['language']}"):
             groups.setdefault(key, []).append(row)
     out = {key: summarise(group) for key, group in groups.items()}
     for kind in heldout.SETS:
@@ -130,10 +132,30 @@ def targets(cfg: Config, items: list[dict], alone: list[dict] | None, first: lis
     return out
 
 
-def _paired_recall(candidate: list[dict], reference: list[dict]) -> tuple[list[float], list[float]]:
-    pairs = [(c["fact_recall"], r["fact_recall"]) for c, r in zip(candidate, reference)
-             if c["set"] == "paraphrase" and c["fact_recall"] is not None]
-    return [c for c, _ in pairs], [r for _, r in pairs]
+def _paired_recall(candidate: list[dict], reference: list[dict]) -> tuple[list[float], list[float], dict[str, int]]:
+    """Paired paraphrase fact recall, and how many items each source and language gave ("generated/ja": 12)."""
+    pairs = [(c["fact_recall"], r["fact_recall"], f"{c.get('source', 'pair')}/{c['language']}")
+             for c, r in zip(candidate, reference) if c["set"] == "paraphrase" and c["fact_recall"] is not None]
+    evidence: dict[str, int] = {}
+    for _, _, label in pairs:
+        evidence[label] = evidence.get(label, 0) + 1
+    return [c for c, _, _ in pairs], [r for _, r, _ in pairs], evidence
+
+
+def company_items(cfg: Config, store: Store, client: ModelClient, snapshot, base_path: Path, log) -> list[heldout.Item]:
+    """The company items; generated rewordings join when human-written paraphrases are fewer than the gate
+    needs (heldout.need), for the trained pairs that have none."""
+    human = heldout.human_count(store, snapshot)
+    if not cfg.eval.generate_rewordings or human >= heldout.need(cfg.eval):
+        return heldout.build(store, snapshot, cfg.eval)
+    covered = set(paraphrases.of(store, [p["id"] for p in snapshot.pairs]))
+    bare = [p for p in snapshot.pairs if p["id"] not in covered][:2 * cfg.eval.max_items]
+    if not bare:
+        return heldout.build(store, snapshot, cfg.eval)
+    log(f"eval: {human} human-written paraphrases, under the {heldout.need(cfg.eval)} the gate needs; rewording "
+        f"{len(bare)} trained questions for evaluation")
+    rewording.generate(cfg, store, client, bare, base_path, log)
+    return heldout.build(store, snapshot, cfg.eval, rewording.still_apart(cfg, store, bare, base_path))
 
 
 def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=print, *,
@@ -142,7 +164,7 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
     also answers with the other retrieval setting, for the four-configuration table (it does not gate)."""
     adapter = store.adapter(version)
     base_path = basemodel.resolve(cfg)
-    items = heldout.build(store, snapshot.load(store, adapter["snapshot"]), cfg.eval)
+    items = company_items(cfg, store, client, snapshot.load(store, adapter["snapshot"]), base_path, log)
     production = store.alias(PRODUCTION)
     systems = {"base": None, "candidate": version}
     if production and production != version:
@@ -159,11 +181,17 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
     scores = {name: breakdown(rows) for name, rows in per_item.items()}
     alone = per_item.get("candidate/alt") if cfg.retrieval.enabled else per_item["candidate"]
     goals = targets(cfg, per_item["candidate"], alone, first)
+    def scored_by(v):  # the running vLLM scores the benchmarks too, where eval.loglik says so
+        if not general.through_vllm(cfg):
+            return None
+        return client, ensure_loaded(client, store, v) if v else model_for(cfg, None)
+
     general_scores = {
         name: general.score_system(cfg, store, system_id(cfg, v), base_path,
-                                   Path(store.adapter(v)["path"]) if v else None, log)
+                                   Path(store.adapter(v)["path"]) if v else None, log, scored_by(v))
         for name, v in systems.items() if name in (baseline, "candidate")}
-    checks = [gate.company(*_paired_recall(per_item["candidate"], per_item[baseline]), cfg.eval, baseline)]
+    candidate_recall, baseline_recall, evidence = _paired_recall(per_item["candidate"], per_item[baseline])
+    checks = [gate.company(candidate_recall, baseline_recall, cfg.eval, baseline, evidence)]
     for task, result in general_scores["candidate"].items():
         if task == general.DIVERGENCE_TASK:
             checks.append(gate.divergence(result["summary"]["mean_kl"], result["summary"]["n"], cfg.eval))

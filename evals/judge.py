@@ -1,12 +1,17 @@
 """Optional LLM-as-judge through any OpenAI-compatible endpoint (config eval.judge_url/judge_model,
-key in $JUDGE_API_KEY). Reported only: a judge grades, the gate's hard checks decide."""
+key in $JUDGE_API_KEY). Reported only: a judge grades, the gate's hard checks decide, so a judge that cannot
+be reached leaves its grades empty (and says why in the log) instead of failing the eval."""
 from __future__ import annotations
 
+import logging
 import os
 import re
 
 from uchi.config import Config
+from uchi.errors import UchiError
 from uchi.modelclient import ModelClient
+
+log = logging.getLogger("uchi.evals")
 
 PROMPT = ("You grade answers of a company assistant. Question: {question}\nReference answer: {reference}\n"
           "Assistant's answer: {answer}\nDoes the assistant's answer state the same facts as the reference? "
@@ -22,7 +27,12 @@ def grade(cfg: Config, rows: list[dict]) -> list[int | None]:
                          api_key=os.environ.get("JUDGE_API_KEY"))
     grades = []
     for row in rows:
-        reply = client.chat(cfg.eval.judge_model, [{"role": "user", "content": PROMPT.format(**row)}], 4)
+        try:
+            reply = client.chat(cfg.eval.judge_model, [{"role": "user", "content": PROMPT.format(**row)}], 4)
+        except UchiError as exc:
+            # Stop at the first failure: an outage would otherwise cost every row its full retries.
+            log.warning("LLM judge at %s failed (%s); the eval goes on without its grades", cfg.eval.judge_url, exc)
+            return grades + [None] * (len(rows) - len(grades))
         found = re.search(r"[1-5]", reply)
         grades.append(int(found.group()) if found else None)
     return grades

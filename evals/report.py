@@ -12,12 +12,33 @@ from pathlib import Path
 
 from uchi.config import Config
 from uchi.errors import UchiError
+from uchi.evals import gate
 from uchi.trainer import curves
 
 ROWS = [("paraphrase", "paraphrased questions of trained pairs"), ("paraphrase/en", "  English"),
         ("paraphrase/ja", "  Japanese"), ("heldout", "held-out pairs (never trained)"),
         ("heldout/en", "  English"), ("heldout/ja", "  Japanese")]
+# Where paraphrased questions came from; generated ones are never mixed into the human-written rows' labels.
+SOURCE_LABELS = {"employee": "employees' own questions (confirmed)", "reviewer": "reviewers' other ways to ask",
+                 "import": "the import file's paraphrases", "generated": "generated rewordings (not human-written)"}
+LANGUAGE_NAMES = {"en": "English", "ja": "Japanese"}
 EXAMPLES = 5
+
+
+def company_keys(scores: dict) -> list[tuple[str, str]]:
+    """(score key, label): the fixed rows, with each paraphrase source present (and its languages) after
+    the paraphrase rows, so a reader sees what the gate's evidence was made of."""
+    keys = []
+    for key, label in ROWS:
+        keys.append((key, label))
+        if key == "paraphrase/ja":
+            for source, name in SOURCE_LABELS.items():
+                if f"paraphrase@{source}" not in scores:
+                    continue
+                keys.append((f"paraphrase@{source}", f"  source: {name}"))
+                keys += [(f"paraphrase@{source}/{lang}", f"    {word}") for lang, word in LANGUAGE_NAMES.items()
+                         if f"paraphrase@{source}/{lang}" in scores]
+    return keys
 
 
 def reports_dir(cfg: Config) -> Path:
@@ -34,7 +55,7 @@ def check_rows(result: dict) -> list[list[str]]:
     rows = []
     for c in result["checks"]:
         interval = f"[{_fmt(c['low'], True)}, {_fmt(c['high'], True)}]" if c["low"] is not None else "–"
-        verdict = ("pass" if c["passed"] else "FAIL") if c["hard"] else "reported"
+        verdict = ("pending" if c.get("pending") else "pass" if c["passed"] else "FAIL") if c["hard"] else "reported"
         rows.append([f"{c['gate']}: {c['metric']}", _fmt(c["reference"]), _fmt(c["candidate"]),
                      _fmt(c["delta"], True), interval, str(c["n"]), verdict])
     return rows
@@ -42,7 +63,7 @@ def check_rows(result: dict) -> list[list[str]]:
 
 def company_rows(result: dict, metric: str) -> list[list[str]]:
     scores, baseline, rows = result["scores"], result["baseline"], []
-    for key, label in ROWS:
+    for key, label in company_keys(scores["candidate"]):
         if not scores["candidate"][key]["n"]:
             continue
         cells = [scores[s][key][metric] if s in scores else None for s in ("base", "production", "candidate")]
@@ -121,7 +142,41 @@ def header_lines(result: dict) -> list[str]:
     return [f"candidate `{result['version']}`: snapshot `{meta['snapshot']}`, {meta['n_pairs']} pairs, "
             f"trained in {meta['seconds']:.0f}s",
             f"production `{result['production'] or 'base model'}`; compared against {result['baseline']}",
-            *result["reasons"]]
+            *result["reasons"], *company_evidence(result)]
+
+
+def company_evidence(result: dict) -> list[str]:
+    """The company check's evidence and power, also when it passed (a failure says so among the reasons)."""
+    return [f"company evidence: {c['note']}" for c in result["checks"]
+            if c["gate"] == "company" and f"company: {c['note']}" not in result["reasons"]]
+
+
+HUMAN_EVIDENCE = {"votes": "blind side-by-side votes", "canary": "canary thumbs (per version, rollback rule held)",
+                  "identical": "none needed", "forced": "none: forced", "pending": "none yet (pending)"}
+
+
+def human_lines(result: dict) -> list[str]:
+    """Which human evidence decided the human check: blind votes, a canary's thumbs, or a forced promotion."""
+    evidence = result.get("human")
+    if evidence is None:  # the eval as the harness stored it: no votes yet
+        check = next((c for c in result["checks"] if c["gate"] == "human"), None)
+        if check is None:
+            return []
+        evidence = {"kind": "pending" if check.get("pending") else "votes", "detail": check["note"]}
+    lines = [f"decided by: {HUMAN_EVIDENCE.get(evidence['kind'], evidence['kind'])}", evidence["detail"]]
+    if evidence["kind"] != "votes" and "min_votes" in evidence:
+        lines.append(f"blind votes: {evidence['wins']} for the candidate, {evidence['losses']} for production, "
+                     f"{evidence['ties']} ties ({evidence['wins'] + evidence['losses'] + evidence['ties']} of "
+                     f"{evidence['min_votes']})")
+    if evidence.get("forced") and evidence["kind"] != "forced":
+        lines.append(f"the gate was overridden: {evidence['forced']}")
+    if evidence["kind"] == "pending":
+        lines.append(f"vote with `uchi eval vote {result['id']}` or Compare blind in Slack")
+    return lines
+
+
+def verdict_word(result: dict) -> str:
+    return gate.stored_state(result["checks"]).upper()
 
 
 CHECK_HEADER = ["metric", "production", "candidate", "Δ", "interval", "n", "verdict"]
@@ -129,10 +184,11 @@ EXAMPLE_HEADER = ["question", "reference", "before", "after"]
 
 
 def render(result: dict) -> str:
-    verdict = "PASSED" if result["passed"] else "FAILED"
-    lines = [f"# Eval {result['id']}: {result['version']} — gate {verdict}", ""]
+    lines = [f"# Eval {result['id']}: {result['version']} — gate {verdict_word(result)}", ""]
     lines += [f"- {line}" for line in header_lines(result)] + ["", "## Gate", ""]
     lines += _md_table(CHECK_HEADER, check_rows(result))
+    if human_lines(result):
+        lines += ["## Human evidence", ""] + [f"- {line}" for line in human_lines(result)] + [""]
     company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result['baseline']}"]
     for metric, title in (("fact_recall", "Key-fact recall"), ("rouge_l", "ROUGE-L (F1, Japanese-aware)")):
         lines += [f"## {title}", ""] + _md_table(company_header, company_rows(result, metric))
@@ -145,7 +201,8 @@ def render(result: dict) -> str:
         lines += [TARGET_NOTE, ""]
     if result.get("judge"):
         lines += ["## LLM judge (1–5, reported only)", ""]
-        lines += [f"- {name}: {score}" for name, score in result["judge"].items()] + [""]
+        lines += [f"- {name}: {'no grade (judge unreachable, see the log)' if score is None else score}"
+                  for name, score in result["judge"].items()] + [""]
     best, worst = examples(result)
     for title, chosen in (("Best gains", best), ("Worst regressions", worst)):
         lines += [f"## {title}", ""] + _md_table(EXAMPLE_HEADER, [[r[k] for k in ("question", "reference", "before",
@@ -204,12 +261,15 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def render_html(result: dict, images: dict[str, bytes]) -> str:
-    verdict = "PASSED" if result["passed"] else "FAILED"
-    colour = "#1a7f37" if result["passed"] else "#cf222e"
+    verdict = verdict_word(result)
+    colour = {"PASSED": "#1a7f37", "PENDING": "#9a6700"}.get(verdict, "#cf222e")
     parts = [f"<h1>Eval {result['id']}: {html.escape(result['version'])} — "
              f"<span style='color:{colour}'>gate {verdict}</span></h1>",
              "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in header_lines(result)) + "</ul>",
              "<h2>Gate</h2>", _html_table(CHECK_HEADER, check_rows(result))]
+    if human_lines(result):
+        parts += ["<h2>Human evidence</h2>",
+                  "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in human_lines(result)) + "</ul>"]
     company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result['baseline']}"]
     for metric, title in (("fact_recall", "Key-fact recall"), ("rouge_l", "ROUGE-L (F1, Japanese-aware)")):
         parts += [f"<h2>{title}</h2>", _html_table(company_header, company_rows(result, metric))]

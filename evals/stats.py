@@ -90,3 +90,10 @@ def items_needed(effect: float, sd: float, *, confidence: float = 0.95, power: f
         raise ValueError("effect must be positive")
     z_alpha, z_beta = z_for(confidence), z_for(2 * power - 1)
     return math.ceil(((z_alpha + z_beta) * sd / effect) ** 2)
+
+
+def detectable_gain(n: int, sd: float, *, confidence: float = 0.95, power: float = 0.8) -> float:
+    """The smallest mean difference n paired items with difference s.d. `sd` detect (items_needed inverted)."""
+    if n <= 0:
+        return math.inf
+    return (z_for(confidence) + z_for(2 * power - 1)) * sd / math.sqrt(n)

@@ -4,17 +4,20 @@ answer records its route, and the ratings on both routes decide.
 The rule (checked before every routed question, and by `check()` after a rating) rolls the candidate
 back when its thumbs-down rate is worse than production's with the configured one-sided confidence
 (a pooled two-proportion z-test, evals.stats, the same statistics the eval gate uses), once each side
-has enough ratings.
+has enough ratings. A canary that ends without rollback, with enough ratings, is human evidence for its
+version: evals.human counts its thumbs in place of blind votes, so a candidate still waiting for votes
+may start a canary (and be promoted from it).
 """
 from __future__ import annotations
 
 import hashlib
 
 from uchi.config import Config
+from uchi.data import audit
 from uchi.data.adapters import CANDIDATE, PRODUCTION
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
-from uchi.evals.stats import two_proportion_worse, wilson_interval
+from uchi.evals.human import canary_verdict, tally
 from uchi.modelclient import ModelClient
 from uchi.serving.registry import check_gate, retire, stage, switch, write_transaction
 
@@ -38,13 +41,15 @@ def start(cfg: Config, store: Store, client: ModelClient, version: str, *, actor
     production = store.alias(PRODUCTION)
     if version == production:
         raise UchiError(f"{version} is already production")
-    evaluation = check_gate(cfg, store, version, force_reason)
+    evaluation = check_gate(cfg, store, version, force_reason, human_pending_ok=True)
     stage(cfg, store, client, version, evaluation)
     with write_transaction(store):
         switch(store, CANDIDATE, version, expected=store.alias(CANDIDATE), actor=actor,
                reason=force_reason or f"canary at {share:.0%}", forced=force_reason is not None)
         canary_id = store.db["canaries"].insert({"version": version, "production_version": production,
                                                  "share": share, "actor": actor, "started_at": now()}).last_pk
+    audit.record(store, actor, "canary", version, "forced" if force_reason is not None else "done",
+                 force_reason or f"share {share:.0%}")
     return store.one("SELECT * FROM canaries WHERE id = ?", [canary_id])
 
 
@@ -67,22 +72,6 @@ def route(cfg: Config, store: Store, client: ModelClient, asker: str, question: 
     return PRODUCTION, production, canary["id"]
 
 
-def tally(store: Store, canary_id: int) -> dict[str, dict]:
-    """Ratings per route of one canary: n, thumbs-down, and the Wilson interval of the thumbs-down rate."""
-    rows = {r["alias"]: r for r in store.rows(
-        "SELECT a.alias, a.adapter_version AS version, COUNT(r.id) AS n, "
-        "COALESCE(SUM(r.value = -1), 0) AS down FROM answers a JOIN ratings r ON r.answer_id = a.id "
-        "WHERE a.canary_id = ? GROUP BY a.alias", [canary_id])}
-    out = {}
-    for alias in (CANDIDATE, PRODUCTION):
-        row = rows.get(alias, {"version": None, "n": 0, "down": 0})
-        low, high = wilson_interval(row["down"], row["n"])
-        out[alias] = {"version": row["version"], "n": row["n"], "down": row["down"],
-                      "down_rate": round(row["down"] / row["n"], 4) if row["n"] else None,
-                      "interval": (round(low, 4), round(high, 4))}
-    return out
-
-
 def check(cfg: Config, store: Store, client: ModelClient, canary: dict | None = None) -> dict:
     """Apply the rule to the running canary; rolls it back when the candidate is significantly worse, and
     stops it when production moved underneath it (its comparison would no longer hold)."""
@@ -94,11 +83,10 @@ def check(cfg: Config, store: Store, client: ModelClient, canary: dict | None = 
         return {"rolled_back": True, "reason": "production changed during the canary"}
     counts = tally(store, canary["id"])
     cand, prod = counts[CANDIDATE], counts[PRODUCTION]
-    p = two_proportion_worse(cand["down"], cand["n"], prod["down"], prod["n"])
+    enough, worse, p = canary_verdict(cfg, counts)
     reason = (f"thumbs-down {cand['down']}/{cand['n']} for {canary['version']} vs {prod['down']}/{prod['n']} for "
               f"production (one-sided p = {p:.4f})")
-    enough = min(cand["n"], prod["n"]) >= cfg.serving.canary_min_ratings
-    if enough and p < 1 - cfg.serving.canary_confidence:
+    if enough and worse:
         stop(cfg, store, client, actor=RULE, outcome="rolled back", detail=reason, only=canary["id"])
         return {"rolled_back": True, "reason": reason, "p": p, "counts": counts}
     return {"rolled_back": False, "reason": reason if enough else reason + "; too few ratings to judge",
@@ -117,6 +105,7 @@ def stop(cfg: Config, store: Store, client: ModelClient, *, actor: str, outcome:
             raise UchiError("no canary is running")
         store.db["canaries"].update(canary["id"], {"ended_at": now(), "outcome": outcome, "detail": detail})
         switch(store, CANDIDATE, None, expected=canary["version"], actor=actor, reason=f"canary {outcome}: {detail}")
+    audit.record(store, actor, f"canary_{outcome}", canary["version"], "done", detail)
     retire(cfg, store, client, canary["version"], cfg.serving.unload_grace_s)
     return store.one("SELECT * FROM canaries WHERE id = ?", [canary["id"]])
 

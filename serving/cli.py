@@ -9,15 +9,17 @@ from uchi.data.store import Store
 
 
 def adapters(cfg, args):
+    from uchi.evals.human import state
+
     with Store.open(cfg) as store:
         aliases: dict[str, list[str]] = {}
         for row in store.rows("SELECT * FROM aliases WHERE version IS NOT NULL ORDER BY name DESC"):
             aliases.setdefault(row["version"], []).append(row["name"])
-        rows = store.rows("SELECT a.version, a.snapshot, a.created_at, e.passed FROM adapters a LEFT JOIN evals e "
-                          "ON e.id = (SELECT MAX(id) FROM evals WHERE adapter_version = a.version) "
+        rows = store.rows("SELECT a.version, a.snapshot, a.created_at, e.passed, e.metrics FROM adapters a LEFT JOIN "
+                          "evals e ON e.id = (SELECT MAX(id) FROM evals WHERE adapter_version = a.version) "
                           "ORDER BY a.created_at")
     for row in rows:
-        gate = {None: "not evaluated", 0: "gate failed", 1: "gate passed"}[row["passed"]]
+        gate = "not evaluated" if row["passed"] is None else f"gate {state(row)}"
         print(f"{row['version']}\t{row['created_at']}\tsnapshot {row['snapshot']}\t{gate}\t"
               f"{','.join(aliases.get(row['version'], []))}")
 

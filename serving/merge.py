@@ -26,12 +26,24 @@ def merged_dir(cfg: Config, version: str) -> Path:
     return cfg.state_dir / "merged" / version
 
 
+def merge_device(base_path: Path):
+    """fp32 on a CPU-only machine (vLLM serves fp32 there, and the smoke test compares exactly); with a GPU, bf16 as
+    vLLM serves it: on the GPU when its free memory holds the weights (production's vLLM may hold most of it),
+    else in RAM, at half fp32's 32 GB for an 8B."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "cpu", torch.float32
+    stored = sum(f.stat().st_size for f in Path(base_path).glob("*.safetensors"))
+    free, _ = torch.cuda.mem_get_info()
+    return ("cuda" if free > 1.2 * stored else "cpu"), torch.bfloat16
+
+
 def checkpoint(cfg: Config, store: Store, version: str, log=print) -> Path:
     """The merged checkpoint of the version, merging it the first time (a few seconds for 135M on CPU)."""
     target = merged_dir(cfg, version)
     if (target / MARKER).is_file():
         return target
-    import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -39,7 +51,9 @@ def checkpoint(cfg: Config, store: Store, version: str, log=print) -> Path:
     verify(adapter)
     base_path = basemodel.resolve(cfg)
     log(f"merging {version} into {base_path.name} (once) -> {target}")
-    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    device, dtype = merge_device(base_path)
+    log(f"merging on {device} in {str(dtype).removeprefix('torch.')}")
+    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype).to(device)
     merged = PeftModel.from_pretrained(model, adapter["path"]).merge_and_unload()
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -18,9 +18,11 @@ import time
 from contextlib import contextmanager
 
 from uchi.config import Config
+from uchi.data import audit
 from uchi.data.adapters import CANDIDATE, PREVIOUS, PRODUCTION, ensure_loaded, served_name
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
+from uchi.evals import human
 from uchi.modelclient import ModelClient
 from uchi.serving import crash
 
@@ -84,8 +86,12 @@ def set_alias(store: Store, alias: str, version: str | None, *, actor: str, reas
     switch(store, alias, version, expected=store.alias(alias), actor=actor, reason=reason, forced=forced)
 
 
-def check_gate(cfg: Config, store: Store, version: str, force_reason: str | None) -> dict | None:
-    """The version's latest eval; refuses a failed or missing gate unless a reason to force is given."""
+def check_gate(cfg: Config, store: Store, version: str, force_reason: str | None, *,
+               human_pending_ok: bool = False) -> dict | None:
+    """The version's latest eval; refuses a failed or missing gate unless a reason to force is given. A gate
+    that waits only for human evidence is re-decided first (votes or a canary's thumbs may have come in) and
+    then refused as pending (human.Pending), except to start a canary (`human_pending_ok`): that is one way
+    to get the evidence."""
     adapter = store.adapter(version)
     if adapter["base_model"] != cfg.model.base:
         raise UchiError(f"{version} was trained on {adapter['base_model']}, but model.base is {cfg.model.base}; "
@@ -93,13 +99,21 @@ def check_gate(cfg: Config, store: Store, version: str, force_reason: str | None
     evaluation = latest_eval(store, version)
     if force_reason is not None and not force_reason.strip():
         raise UchiError("--force needs a reason, e.g. --force \"hotfix for the VPN answer\"; it is audited")
-    if force_reason is None:
-        if evaluation is None:
-            raise UchiError(f"{version} has not been evaluated: run `uchi eval run {version}` first, "
-                            "or promote with --force \"reason\"")
-        if not evaluation["passed"]:
-            reasons = "; ".join(json.loads(evaluation["reasons"]))
-            raise UchiError(f"{version} failed its gate ({reasons}); promote with --force \"reason\" to override")
+    if force_reason is not None:
+        return evaluation
+    if evaluation is None:
+        raise UchiError(f"{version} has not been evaluated: run `uchi eval run {version}` first, "
+                        "or promote with --force \"reason\"")
+    if human.state(evaluation) == "pending":
+        human.redecide(cfg, store, evaluation["id"])
+        evaluation = latest_eval(store, version)
+    state = human.state(evaluation)
+    if state == "failed":
+        reasons = "; ".join(json.loads(evaluation["reasons"]))
+        raise UchiError(f"{version} failed its gate ({reasons}); promote with --force \"reason\" to override")
+    if state == "pending" and not human_pending_ok:
+        count = human.votes(store, evaluation["id"])
+        raise human.Pending(version, evaluation["id"], sum(count.values()), cfg.eval.min_votes)
     return evaluation
 
 
@@ -158,7 +172,7 @@ def wait_retired() -> None:
 def promote(cfg: Config, store: Store, client: ModelClient, version: str, *, actor: str,
             force_reason: str | None = None) -> dict:
     """Make the version production: load, smoke test, switch, unload the old one after a grace period.
-    A failed or missing gate needs a forced reason (audited)."""
+    A failed, missing or pending gate needs a forced reason, audited in promotions and in the audit table."""
     from uchi.serving import canary
 
     evaluation = check_gate(cfg, store, version, force_reason)
@@ -171,6 +185,11 @@ def promote(cfg: Config, store: Store, client: ModelClient, version: str, *, act
         reason += "; no eval, so no smoke test"
     switch(store, PRODUCTION, version, expected=current, actor=actor, reason=reason,
            forced=force_reason is not None)
+    # Every promotion lands in `audit` from here, whichever front asked (the promotions table keeps the alias history).
+    audit.record(store, actor, "promote", version, "forced" if force_reason is not None else "done", force_reason or "")
+    if force_reason is not None:
+        if evaluation is not None and evaluation["metrics"] and json.loads(evaluation["metrics"]).get("checks"):
+            human.redecide(cfg, store, evaluation["id"])  # the report names who let it through, and why
     canary.promoted(store, version, actor)
     retire(cfg, store, client, current, cfg.serving.unload_grace_s)
     return {"version": version, "previous": current, "served_as": served_name(version), "smoke": smoked}
@@ -184,5 +203,6 @@ def rollback(cfg: Config, store: Store, client: ModelClient, *, actor: str, reas
     if previous and cfg.serving.mode == "lora":
         ensure_loaded(client, store, previous)
     switch(store, PRODUCTION, previous, expected=current, actor=actor, reason=reason, keep_previous=False)
+    audit.record(store, actor, "rollback", current, "done", reason)
     retire(cfg, store, client, current, cfg.serving.unload_grace_s)
     return {"version": previous, "rolled_back": current}

@@ -16,7 +16,6 @@ from uchi.config import Config
 from uchi.errors import UchiError
 from uchi.modelclient import ModelClient
 
-
 # The secret vLLM requires as a Bearer token on /v1 (environment only, like every secret).
 API_KEY_ENV = "UCHI_VLLM_API_KEY"
 # Seconds vLLM gets to exit on SIGTERM before its group is killed: `uchi serve` must be gone within 10 s.

@@ -130,3 +130,53 @@ def test_retention_keeps_the_newest(cfg, store, tmp_path, monkeypatch):
     for _ in range(4):
         assert main(["data", "backup"]) == 0
     assert len(listed(folder_for(config_module.load().state_dir))) == 3
+
+
+def _damage(path, how):
+    data = bytearray(path.read_bytes())
+    if how == "truncated":
+        path.write_bytes(bytes(data[:len(data) // 3]))
+    elif how == "garbage":
+        path.write_bytes(b"not a database at all" * 200)
+    else:  # a broken page in the middle of the file
+        page = 4096 * (len(data) // 4096 // 2)
+        data[page:page + 4096] = b"\xa5" * 4096
+        path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage", "broken page"])
+def test_a_damaged_store_is_moved_aside_and_restored_over(cfg, capsys, how):
+    from uchi.data.pairs import NewPair, add_pairs
+
+    with Store.open(cfg) as store:
+        add_pairs(store, [NewPair(question=f"Question {i} about the {i}th floor?", answer="x" * 500 + f" {i}")
+                          for i in range(60)], source="import:t.csv", author="cli:admin", heldout_percent=10)
+    assert main(["data", "backup"]) == 0
+    db = cfg.state_dir / "uchi.db"
+    with Store.open(cfg) as store:
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _damage(db, how)
+    capsys.readouterr()
+    if main(["data", "stats"]) != 0:  # a message, not a traceback (a truncated file may still read)
+        assert "is damaged" in capsys.readouterr().err
+    assert main(["data", "restore", "--latest", "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "the live store was damaged and was moved aside to" in out
+    aside = [p for p in cfg.state_dir.iterdir() if ".damaged-" in p.name and not p.name.endswith(("-wal", "-shm"))]
+    assert len(aside) == 1 and str(aside[0]) in out
+    with Store.open(cfg) as store:
+        assert store.one("SELECT COUNT(*) AS n FROM pairs")["n"] == 60
+
+
+def test_backup_and_export_targets_are_checked(cfg, store, tmp_path, capsys):
+    existing = tmp_path / "a-file.db"
+    existing.write_text("keep me")
+    assert main(["data", "backup", "--to", str(existing)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err and existing.read_text() == "keep me"
+    for keep in ("0", "-1"):
+        assert main(["data", "backup", "--keep", keep]) == 2
+        assert "keep at least 1 backup" in capsys.readouterr().err
+    assert main(["data", "export", "-o", str(tmp_path / "missing" / "out.jsonl")]) == 2
+    assert "does not exist; create it first" in capsys.readouterr().err
+    assert main(["data", "export", "-o", str(tmp_path)]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err

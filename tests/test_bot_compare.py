@@ -2,6 +2,7 @@
 and every vote re-decides the eval's gate (slow + vllm tiers; reuses the session's trained adapter)."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,7 @@ from slack_fake import BOT_TOKEN, fake_slack, start_bot, stop_bot  # noqa: F401 
 from uchi import config as config_module
 from uchi.bot import reports
 from uchi.bot.web import web_client
+from uchi.data import audit
 from uchi.data.store import Store
 from uchi.evals import human
 from uchi.evals.harness import evaluate
@@ -60,3 +62,14 @@ def test_reviewers_vote_blind_and_each_vote_redecides_the_gate(compare_bot):
         row = store.one("SELECT passed, reasons FROM evals WHERE id = ?", [result["id"]])
         assert row["passed"] == 0 and "human" in row["reasons"]
         assert human.votes(store, result["id"])["production"] == len(comparisons)
+
+    # An admin overrides the failed gate: audited with the reason, and the report says who let it through.
+    bot.slack.command("/promote", f"{version} --force \"the reviewers prefer production; shipping the fix anyway\"",
+                      ADMIN)
+    promoted = bot.responses(2)[1]
+    assert promoted["response_type"] == "in_channel" and "shipping the fix anyway" in promoted["text"]
+    with Store.open(cfg) as store:
+        [forced] = audit.entries(store, outcome="forced")
+        report_path = store.one("SELECT report_path FROM evals WHERE id = ?", [result["id"]])["report_path"]
+    assert (forced["actor"], forced["action"], forced["target"]) == (ADMIN, "promote", version)
+    assert f"promoted by {ADMIN} with --force" in Path(report_path).read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ from uchi import config as config_module
 from uchi.data import audit
 from uchi.data.pairs import assign_split, load_pairs
 from uchi.data.store import Store
+from uchi.evals import human
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
@@ -145,7 +146,9 @@ def test_ask_thumbs_down_correct_review_retrain_promote_gives_a_better_answer(bo
     progress = bot.fake.called("chat.postMessage", lambda a: a.get("thread_ts") == root.response["ts"])
     report = next(c for c in progress if any(b.get("block_id") == "decision" for b in c.args.get("blocks", [])))
     assert len(progress) >= 3 and report.args["reply_broadcast"] is True
-    assert "gate PASSED" in report.args["text"], json.dumps(report.args["blocks"], ensure_ascii=False)
+    # The gate waits for human evidence; the reviewer is asked for blind votes in a DM.
+    assert "gate PENDING" in report.args["text"], json.dumps(report.args["blocks"], ensure_ascii=False)
+    [ballot] = bot.fake.called("chat.postMessage", lambda a: a["channel"] == REVIEWER and "blind votes" in a["text"])
     version = next(e["value"] for b in report.args["blocks"] if b.get("block_id") == "decision"
                    for e in b["elements"] if e["action_id"] == "adapter_promote")
     [upload_url] = bot.fake.called("files.getUploadURLExternal")
@@ -154,6 +157,17 @@ def test_ask_thumbs_down_correct_review_retrain_promote_gives_a_better_answer(bo
                            ["report_path"])
     assert bot.fake.uploads[upload_url.response["file_id"]] == report_path.read_bytes()
     assert completed[1].args["thread_ts"] == root.response["ts"]
+
+    # Reviewers prefer the candidate, which now knows the gate code: enough blind votes pass the human check.
+    with Store.open(bot.services.cfg) as store:
+        eval_id = store.one("SELECT id FROM evals WHERE adapter_version = ?", [version])["id"]
+        assert f"Eval #{eval_id}" in ballot.args["text"]
+        items = [c["item"] for c in human.comparisons(store, eval_id)]
+        for n in range(-(-bot.services.cfg.eval.min_votes // len(items))):
+            for item in items:
+                left = human.candidate_is_left(eval_id, item, f"U0VOTER{n}")
+                human.record_vote(bot.services.cfg, store, eval_id, item, f"U0VOTER{n}", "left" if left else "right")
+        assert "decided by: blind side-by-side votes" in report_path.read_text(encoding="utf-8")
 
     # Promote: refused for a non-admin and for a button naming another version; then the admin's click.
     channel, ts = report.response["channel"], report.response["ts"]

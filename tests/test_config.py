@@ -62,11 +62,41 @@ def test_lists_from_file_and_environment(tmp_path):
     cfg = config_module.load(path, env={"UCHI_SLACK_REVIEWERS": "U3, U4"})
     assert cfg.slack.admins == ["U1", "U2"] and cfg.slack.reviewers == ["U3", "U4"]
     path.write_text('[slack]\nadmins = "U1"\n')
-    cfg = config_module.load(path, env={})
-    assert cfg.slack.admins == ["U1"]
+    with pytest.raises(ConfigError, match=r'a TOML array such as \["U1"\]'):
+        config_module.load(path, env={})
     path.write_text('[slack]\nadmins = [1]\n')
     with pytest.raises(ConfigError, match="expected a list of strings"):
         config_module.load(path, env={})
+
+
+def test_types_are_strict_and_misspelled_sections_named(tmp_path):
+    path = tmp_path / "strict.toml"
+    path.write_text('[data]\nbackup_keep = true\nduplicate_threshold = nan\nheldout_percent = "10"\n'
+                    '[train]\nslurm_poll_s = inf\n[serving]\nenforce_eager = 1\n')
+    with pytest.raises(ConfigError) as caught:
+        config_module.load(path, env={"UCHI_DAT_BACKUP_KEEP": "3", "UCHI_STATE_DIR": " "})
+    text = str(caught.value)
+    assert "data.backup_keep = True: expected int" in text
+    assert "data.duplicate_threshold = nan: expected a finite float" in text
+    assert "data.heldout_percent = '10': expected int" in text
+    assert "train.slurm_poll_s = inf: expected a finite float" in text
+    assert "serving.enforce_eager = 1: expected bool" in text
+    assert "$UCHI_DAT_BACKUP_KEEP: unknown section 'dat'; did you mean UCHI_DATA_BACKUP_KEEP?" in text
+    assert "$UCHI_STATE_DIR: state.dir is empty" in text
+    cfg = config_module.load(env={"UCHI_SERVING_ENFORCE_EAGER": "true", "UCHI_DATA_BACKUP_KEEP": "3",
+                                  "UCHI_VLLM_API_KEY": "secret", "UCHI_TEST_DIE_AT": "x"})
+    assert cfg.serving.enforce_eager is True and cfg.data.backup_keep == 3  # the environment is text
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "uchi.cli", "config", "show"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # like `| head -1` after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err
 
 
 def test_shipped_uchi_toml_is_the_documented_template_and_every_key_is_documented():

@@ -56,10 +56,14 @@ def test_general_gate_is_non_inferiority_and_human_waits_for_votes():
     assert logprob.passed and accuracy.hard is False
     logprob, _ = gate.general("piqa", worse, same, cfg)
     assert not logprob.passed and "piqa gold log-prob" in logprob.note
-    assert gate.human(1, 0, 0, cfg).passed and "not yet judged" in gate.human(1, 0, 0, cfg).note
-    assert not gate.human(1, 12, 0, cfg).passed
+    waiting = gate.human(1, 0, 0, cfg)
+    assert waiting.pending and not waiting.passed and "1 of 10 blind votes so far" in waiting.note
+    assert gate.decide([accuracy, waiting]).state == "pending"  # nothing failed, the votes are still to come
+    assert gate.decide([logprob, waiting]).state == "failed"  # a failure needs no votes to be final
+    assert not gate.human(1, 12, 0, cfg).passed and not gate.human(1, 12, 0, cfg).pending
+    assert gate.human(4, 5, 1, cfg).passed  # 4.5 of 10: not significantly below half
     verdict = gate.decide([logprob, gate.human(1, 12, 0, cfg)])
-    assert not verdict.passed and len(verdict.reasons) == 2
+    assert not verdict.passed and verdict.state == "failed" and len(verdict.reasons) == 2
 
 
 def test_recall_targets_say_how_far_off_and_whether_retrieval_or_the_model_falls_short():

@@ -195,3 +195,26 @@ def test_quality_settings_are_validated(tmp_path):
     text = str(caught.value)
     assert "data.duplicate_threshold must be in (0, 1]" in text and "data.author_share must be in (0, 1]" in text
     assert "data.rate_limit_pairs must be greater than 0" in text
+
+
+def test_a_paraphrased_duplicate_is_found_among_5000_handbook_pairs(store):
+    """The near-duplicate index caps its candidates (data/dedup.py) so that imports stay linear; among
+    thousands of questions sharing their words, a reworded repeat is still merged and a changed answer
+    still flagged."""
+    from uchi.data.samples import handbook_pairs
+
+    rows = handbook_pairs(5000, seed=3)
+    ids = add_pairs(store, [NewPair(question=r["question"], answer=r["answer"], language=r["language"])
+                            for r in rows], source="import:handbook.csv", author="cli:admin", heldout_percent=10)
+    english = next(i for i, r in enumerate(rows) if i > 2500 and r["language"] == "en" and "building" not in
+                   r["question"] and r["question"].startswith("How do I"))
+    japanese = next(i for i, r in enumerate(rows) if i > 100 and r["language"] == "ja" and "号棟" not in r["question"]
+                    and r["question"].endswith("どうすればいいですか？"))
+    reworded = {english: rows[english]["question"].replace("How do I", "how can i").rstrip("?") + ", please",
+                japanese: rows[japanese]["question"].replace("どうすればいいですか？", "どうすればいいですか、教えてください")}
+    for i, question in reworded.items():
+        assert dedup.similarity(question, rows[i]["question"]) >= 0.75
+        same = _add(store, question, rows[i]["answer"] + " ", author="U_BOB")
+        assert same == ids[i]  # merged into the pair it repeats
+        changed = _add(store, question, rows[i]["answer"] + " (2027: moved to Harbor Hub)", author="U_CAROL")
+        assert {ids[i], changed} in [{c["pair_a"], c["pair_b"]} for c in conflicts.open_conflicts(store)]

@@ -1,4 +1,4 @@
-"""`uchi model prepare`, `uchi train` (new, --resume RUN, --list), `uchi schedule install`."""
+"""`uchi model prepare`, `uchi train` (new, --resume RUN, --list), `uchi schedule install`, `uchi plan`."""
 from __future__ import annotations
 
 from uchi.arguments import add, subcommands
@@ -59,6 +59,31 @@ def schedule_install(cfg, args):
     print(f"uchi nightly at {cfg.train.nightly_at} every day: {done}")
 
 
+def plan(cfg, args):
+    import os
+    from pathlib import Path
+
+    from uchi import config
+    from uchi.errors import UchiError
+    from uchi.trainer.plan import describe, load_architecture, plan as make_plan
+
+    model = args.model or cfg.model.profile or cfg.model.base
+    if model in config.profiles():
+        # The profile's sequence lengths and rank, under the user's own uchi.toml as in any run.
+        cfg = config.load(cfg.source, env={**os.environ, "UCHI_MODEL_PROFILE": model})
+        source = config.profile_dir(model) / "config.json"
+    elif Path(model).exists():
+        source = Path(model)
+    else:
+        raise UchiError(f"{model!r} is neither a profile ({', '.join(config.profiles())}) nor a config.json or "
+                        "model folder; give one as `uchi plan NAME --gpu GB`")
+    result = make_plan(load_architecture(source), args.gpu, seq_len=cfg.train.max_seq_len,
+                       rank=cfg.train.rank or cfg.serving.max_lora_rank,
+                       utilization=cfg.serving.gpu_memory_utilization, max_model_len=cfg.serving.max_model_len)
+    print(f"{model}: train.max_seq_len {cfg.train.max_seq_len}, serving.max_model_len {cfg.serving.max_model_len}")
+    print(describe(result))
+
+
 def register(commands) -> None:
     add(subcommands(commands, "model", "the base model"), "prepare", prepare,
         "make the configured base model available locally (converts the embedded GGUF once)")
@@ -68,6 +93,12 @@ def register(commands) -> None:
                      help="continue a killed or failed run from its last checkpoint, with its recorded config")
     sub.add_argument("--runner", choices=["local", "slurm"], help="where to train (default: train.runner)")
     sub.add_argument("--list", action="store_true", help="list recent runs (status, last checkpoint, error)")
+    sub = add(commands, "plan", plan, "what fits on one GPU: full / LoRA / QLoRA training (batch, sequence length, "
+              "peak memory) and vLLM's weights + KV cache (formula: docs/trainer.md)")
+    sub.add_argument("model", nargs="?", help="a profile name (profiles/), a config.json or a model folder "
+                     "(default: model.profile, else model.base)")
+    sub.add_argument("--gpu", type=float, required=True, metavar="GIB",
+                     help="the GPU's memory in GiB as nvidia-smi reports it (e.g. 24, 48, 80, 141)")
     install = add(subcommands(commands, "schedule", "run uchi nightly every night"), "install", schedule_install,
                   "install a systemd timer or cron entry running `uchi nightly` at train.nightly_at")
     kind = install.add_mutually_exclusive_group()

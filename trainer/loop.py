@@ -14,7 +14,7 @@ import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -25,8 +25,10 @@ from uchi.trainer import checkpoint, distributed, lora
 from uchi.trainer.examples import IGNORE, Example, collate, encode
 from uchi.trainer.lora import make_optimizer
 from uchi.trainer.loss import AnswerLoss
-from uchi.trainer.mixture import Mixture
 from uchi.trainer.sizing import Hyper
+
+if TYPE_CHECKING:  # the loop itself needs no store: scripts/gpu_check.sh runs it where sqlite-utils is absent
+    from uchi.trainer.mixture import Mixture
 
 MIN_IMPROVEMENT = 1e-4  # relative: a validation loss must drop by this much to count as better
 

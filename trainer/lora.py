@@ -8,18 +8,32 @@ from pathlib import Path
 import torch
 
 from uchi.config import TrainConfig
+from uchi.errors import UchiError
 from uchi.trainer.sizing import Hyper
 
 CPU_PASS_TOKENS = 512
 
 
 def device_and_precision(cfg: TrainConfig) -> tuple[str, str]:
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = train_device(cfg.device, torch.cuda.is_available(), torch.version.cuda)
     if cfg.precision != "auto":
         return device, cfg.precision
     if device == "cuda" and torch.cuda.is_bf16_supported():
         return device, "bf16"
     return device, "fp32"
+
+
+def train_device(wanted: str, gpu_visible: bool, torch_cuda: str | None) -> str:
+    """Where a run trains; never a silent CPU fallback on a machine installed for CUDA (a night of CPU training)."""
+    if wanted == "cpu" or (wanted == "auto" and torch_cuda is None and not gpu_visible):
+        return "cpu"
+    if gpu_visible:
+        return "cuda"
+    built = f"torch is built for CUDA {torch_cuda}" if torch_cuda else "torch is a CPU-only build"
+    raise UchiError(f"training is configured for CUDA (train.device = {wanted!r}) but no GPU is visible ({built}): "
+                    "check nvidia-smi and CUDA_VISIBLE_DEVICES (a Slurm job needs --gres=gpu), install with "
+                    "`scripts/install.sh --device cuda` on a GPU node, or set train.device = \"cpu\" to train on "
+                    "the CPU on purpose")
 
 
 def gradient_checkpointing(cfg: TrainConfig, device: str) -> bool:

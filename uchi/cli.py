@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from uchi import config as config_module
 from uchi.errors import UchiError
 
-GROUPS = ["uchi.data.cli", "uchi.trainer.cli", "uchi.evals.cli", "uchi.serving.cli", "uchi.bot.cli", "uchi.commands"]
+GROUPS = ["uchi.data.cli", "uchi.trainer.cli", "uchi.evals.cli", "uchi.serving.cli", "uchi.bot.cli", "uchi.console.cli",
+          "uchi.commands"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,9 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config_module.load(args.config)
         args.func(cfg, args)
+        sys.stdout.flush()
     except UchiError as exc:
         print(f"uchi: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `uchi ... | head` closed the pipe: the reader has what it wanted. Point stdout at /dev/null so that
+        # the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
+import shutil
 import sys
 import tomllib
 import typing
@@ -18,6 +20,8 @@ from pathlib import Path
 from uchi.errors import ConfigError
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
+# Shipped profiles: <name>/uchi.toml (settings for one base model) and <name>/config.json (its architecture).
+PROFILES = Path(__file__).resolve().parents[1] / "profiles"
 # The general-ability benchmarks uchi.evals.tasks implements (a test holds the two lists equal).
 BENCHMARKS = ("piqa", "jcommonsenseqa", "jmmlu", "mmlu")
 
@@ -43,12 +47,17 @@ class ModelConfig:
     served_name: str = "base"
     # The most tokens an answer may have (answers, evals and the demo alike).
     max_new_tokens: int = 64
+    # A profile (a name under profiles/, or a folder with uchi.toml + config.json) for one base model: its keys
+    # replace those this file leaves at their defaults; the environment still wins. "" = none.
+    profile: str = ""
 
 
 @dataclass
 class DataConfig:
     # Share of pairs (by a hash of the question) held out from training, for evaluation only.
     heldout_percent: int = 10
+    # ...and at least this many held-out pairs per language, taken from pairs as they are imported (data/split.py).
+    heldout_min_per_language: int = 3
     # Longer questions are refused at entry with a message saying the limit.
     max_question_chars: int = 2000
     # Longer answers are refused at entry with a message saying the limit.
@@ -76,6 +85,9 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
+    # "auto": cuda when torch sees a GPU; a CUDA build of torch that sees none is an error, not a CPU run.
+    # "cuda": refuse to start without a GPU; "cpu": train on the CPU even where there is one.
+    device: str = "auto"
     # "none": LoRA on full-precision weights. "nf4": QLoRA (bitsandbytes 4-bit nf4, double quant).
     quantization: str = "none"
     # LoRA rank; 0 = by data size: 8 under 100 pairs, else 16, never above serving.max_lora_rank (docs/trainer.md).
@@ -167,7 +179,8 @@ class EvalConfig:
     # Gate policy, decided up front: metrics in hard_gates decide; the rest are only reported.
     # company: paraphrase fact recall must improve (lower bound of the paired interval > margin);
     # general: every benchmark's gold log-prob must be non-inferior (lower bound >= -noninferiority);
-    # human: once min_votes side-by-side votes exist, the win rate's upper bound must reach 50%;
+    # human: pending until min_votes blind side-by-side votes exist (or a canary ends without rollback), then
+    # the win rate's upper bound (ties count half) must reach 50%;
     # divergence: mean KL from the base model on general prompts must stay under max_kl.
     hard_gates: list[str] = field(default_factory=lambda: ["company", "general", "human"])
     # The least paraphrase fact-recall gain (lower bound of the paired interval) over the baseline.
@@ -187,12 +200,22 @@ class EvalConfig:
     # The smallest fact-recall gain the company set must be able to detect (80% power); fewer items is
     # reported as "too few items", never as a pass.
     detectable_gain: float = 0.15
-    # Blind side-by-side votes (candidate vs production) before the human check decides.
+    # Blind side-by-side votes (candidate vs production) before the human check decides. 10: what two or
+    # three reviewers give in a few minutes after an eval; it already fails a clear loser (1 win in 10:
+    # Wilson upper bound 0.40); more votes only narrow the interval, and a small company should not wait days.
     min_votes: int = 10
     # At most this many items per held-out set (seeded sample), to keep a gate within minutes.
     max_items: int = 60
     # Seed of every sample the eval draws (items, bootstrap), so reruns are comparable.
     seed: int = 0
+    # When human-written paraphrases are fewer than the gate needs (or max_items), the base model rewords
+    # trained questions for evaluation (evals/rewording.py), reported apart from human-written items.
+    generate_rewordings: bool = True
+    # Picks each rewording's worked examples: another prompt and seed than the training phrasings'.
+    rewording_seed: int = 1
+    # A rewording at least this similar to any training phrasing (3-gram Jaccard, as data.duplicate_threshold)
+    # is dropped, so an eval never asks what training taught word for word.
+    rewording_max_similarity: float = 0.7
     # Requests in flight to vLLM during an eval: it batches them (measured on CPU: 64 at once 1.3x faster than 16).
     concurrency: int = 64
     # Folder with the general benchmarks (piqa/, jcommonsenseqa/, jmmlu/; see README); empty: only
@@ -202,6 +225,10 @@ class EvalConfig:
     benchmarks: list[str] = field(default_factory=lambda: list(BENCHMARKS))
     # Items per benchmark (seeded sample).
     benchmark_items: int = 40
+    # Who scores the benchmarks' log-likelihoods: "transformers" (in-process), or "vllm" (prompt log-probs from the
+    # running server: no second copy of the model on the GPU). Not the default: vLLM 0.32 with LoRA enabled crashes
+    # when it batches prompt_logprobs requests (vllm-project/vllm#16668, #29955), so the eval scores one at a time.
+    loglik: str = "transformers"
     # Optional LLM-as-judge: any OpenAI-compatible endpoint (never the candidate); key in $JUDGE_API_KEY.
     judge_url: str = ""
     # The judge's model name at judge_url.
@@ -237,6 +264,9 @@ class ServingConfig:
     # Expose vLLM's /sleep and /wake_up (its development endpoints, loopback only) so that nightly
     # training can borrow the GPU; on CPU sleeping only pauses scheduling.
     sleep_mode: bool = False
+    # Turn sleep_mode on where this machine has a GPU (nvidia-smi) and vLLM listens on loopback, so that training
+    # on the same card gets all of it; false leaves sleep_mode as set.
+    sleep_on_gpu: bool = True
     # Seconds vLLM may take to load and answer /health before `uchi serve` gives up.
     startup_timeout_s: int = 900
     # Seconds one request may take before the client reports the model server as too slow.
@@ -311,6 +341,29 @@ class SlackConfig:
 
 
 @dataclass
+class WebConfig:
+    # `uchi web`, the browser console (docs/web.md). Nothing is served without sign-in: the company's SSO proxy
+    # puts the user in trusted_header, or a local admin token (UCHI_CONSOLE_TOKEN) is exchanged for a session
+    # cookie; sessions and CSRF tokens are signed with UCHI_CONSOLE_SECRET (both from the environment only).
+    # The address it listens on; keep it one only the SSO proxy reaches when behind one.
+    host: str = "127.0.0.1"
+    # The port it listens on.
+    port: int = 8080
+    # The header the SSO proxy sets to the signed-in user, e.g. "X-Forwarded-Email"; empty: no proxy sign-in.
+    trusted_header: str = ""
+    # The proxy's addresses or CIDR ranges (e.g. ["127.0.0.1"]); trusted_header from anywhere else is ignored.
+    trusted_proxies: list[str] = field(default_factory=list)
+    # Users (as the proxy names them) who may promote, start canaries and roll back; slack.admins count too.
+    admins: list[str] = field(default_factory=list)
+    # Users who review pairs, vote and export; slack.reviewers count too.
+    reviewers: list[str] = field(default_factory=list)
+    # Review queue rows per page.
+    page_size: int = 50
+    # Hours a sign-in with the local token lasts.
+    session_hours: int = 12
+
+
+@dataclass
 class Config:
     company: CompanyConfig = field(default_factory=CompanyConfig)
     state: StateConfig = field(default_factory=StateConfig)
@@ -321,6 +374,7 @@ class Config:
     serving: ServingConfig = field(default_factory=ServingConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source: Path | None = None
 
     @property
@@ -344,6 +398,7 @@ class Config:
 
 CHOICES = {
     ("train", "quantization"): ("none", "nf4"),
+    ("train", "device"): ("auto", "cpu", "cuda"),
     ("train", "precision"): ("auto", "fp32", "bf16", "fp16"),
     ("train", "gradient_checkpointing"): ("auto", "on", "off"),
     ("train", "optimizer"): ("auto", "adamw", "paged_adamw_8bit"),
@@ -352,9 +407,15 @@ CHOICES = {
     ("train", "preference"): ("none", "dpo", "kto"),
     ("train", "runner"): ("local", "slurm"),
     ("train", "sleep_vllm"): ("auto", "always", "never"),
+    ("eval", "loglik"): ("transformers", "vllm"),
     ("serving", "dtype"): ("auto", "float32", "bfloat16", "float16"),
     ("serving", "mode"): ("lora", "merged"),
 }
+
+
+# UCHI_ variables that are no UCHI_<SECTION>_<KEY> setting: the config file's path, and secrets (vLLM's API
+# key, read by serving/server.py and uchi/modelclient.py from the environment only).
+NOT_SETTINGS = {"UCHI_CONFIG", "UCHI_VLLM_API_KEY", "UCHI_CONSOLE_TOKEN", "UCHI_CONSOLE_SECRET"}
 
 
 def _sections():
@@ -372,30 +433,50 @@ def _toml_value(value) -> str:
 
 
 def _coerce(raw, kind, where: str, problems: list[str]):
+    """The value as `kind`, strictly: true is not a number, a file's text is not a list, nan is no limit.
+    Environment variables are text, so there numbers, booleans and comma-separated lists are parsed."""
+    from_env = where.startswith("$")
     if typing.get_origin(kind) is list:
-        # Environment variables give lists comma-separated.
-        items = [part.strip() for part in raw.split(",") if part.strip()] if isinstance(raw, str) else raw
+        # Environment variables give lists comma-separated; a file gives a TOML array.
+        items = [part.strip() for part in raw.split(",") if part.strip()] if from_env and isinstance(raw, str) else raw
         if isinstance(items, list) and all(isinstance(item, str) for item in items):
             return items
-        problems.append(f"{where} = {raw!r}: expected a list of strings (TOML array, or comma-separated in "
-                        "the environment)")
+        example = f'["{raw}"]' if isinstance(raw, str) else '["a", "b"]'
+        problems.append(f"{where} = {raw!r}: expected a list of strings (a TOML array such as {example}, or "
+                        "comma-separated in the environment)")
         return None
     try:
         if kind is bool:
             if isinstance(raw, bool):
                 return raw
-            if str(raw).lower() in ("1", "true", "yes", "on"):
+            if from_env and str(raw).lower() in ("1", "true", "yes", "on"):
                 return True
-            if str(raw).lower() in ("0", "false", "no", "off"):
+            if from_env and str(raw).lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError
+        if isinstance(raw, bool) and kind is not str:
+            raise ValueError  # true is not 1
         if kind is int and isinstance(raw, float):
             raise ValueError
-        if kind in (int, float, str, Path):
+        if kind in (int, float) and not from_env and isinstance(raw, str):
+            raise ValueError  # "8" in a file is text: write 8
+        if kind is float:
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        if kind in (str, Path) and not isinstance(raw, str):
+            raise ValueError
+        if kind is Path and not raw.strip():
+            problems.append(f"{where} is empty: set it to a folder (or leave it out for the default); an empty "
+                            "path would silently be the current folder, with a new, empty store")
+            return None
+        if kind in (int, str, Path):
             return kind(raw)
     except (TypeError, ValueError):
         pass
-    problems.append(f"{where} = {raw!r}: expected {kind.__name__}; fix the value in uchi.toml or the environment")
+    finite = "a finite " if kind is float else ""
+    problems.append(f"{where} = {raw!r}: expected {finite}{kind.__name__}; fix the value in uchi.toml or the environment")
     return None
 
 
@@ -438,6 +519,10 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("data.author_share must be in (0, 1]: the largest share of a snapshot one author may take")
     if cfg.data.author_floor < 0:
         problems.append("data.author_floor must be 0 or more")
+    if cfg.data.heldout_min_per_language < 0:
+        problems.append("data.heldout_min_per_language must be 0 or more (0: the hash split alone)")
+    if not 0 < cfg.eval.rewording_max_similarity <= 1:
+        problems.append("eval.rewording_max_similarity must be in (0, 1]: a 3-gram Jaccard similarity")
     _validate_train(cfg.train, problems)
     if not 0 <= cfg.eval.margin < 1:
         problems.append("eval.margin must be in [0, 1): the least fact-recall gain (lower bound) over production")
@@ -466,6 +551,7 @@ def _validate(cfg: Config, problems: list[str]) -> None:
                         f"{cfg.serving.max_lora_rank}: vLLM could not load the adapter; raise serving.max_lora_rank")
     validate_serving(cfg.serving, problems)
     _validate_slack(cfg.slack, problems)
+    _validate_web(cfg.web, problems)
     if not cfg.model.served_name.strip() or cfg.model.served_name.startswith("uchi-"):
         problems.append("model.served_name must be non-empty and not start with 'uchi-' (reserved for adapters)")
 
@@ -545,6 +631,27 @@ def _validate_slack(slack: SlackConfig, problems: list[str]) -> None:
         problems.append("slack.review_page_size must be between 1 and 20 (a Home tab holds at most 100 blocks)")
 
 
+def _validate_web(web: WebConfig, problems: list[str]) -> None:
+    import ipaddress
+
+    if not 0 <= web.port < 65536:
+        problems.append("web.port must be a TCP port (1-65535, or 0 for any free port)")
+    if web.trusted_header and not re.fullmatch(r"[A-Za-z0-9-]+", web.trusted_header):
+        problems.append(f"web.trusted_header = {web.trusted_header!r}: an HTTP header name, e.g. X-Forwarded-Email")
+    if web.trusted_header and not web.trusted_proxies:
+        problems.append("web.trusted_header is set but web.trusted_proxies is empty: list the SSO proxy's addresses "
+                        "(e.g. [\"127.0.0.1\"]), or anyone could send the header")
+    for proxy in web.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(f"web.trusted_proxies: {proxy!r} is not an IP address or CIDR range (e.g. 10.0.0.0/8)")
+    if not 1 <= web.page_size <= 500:
+        problems.append("web.page_size must be between 1 and 500 (review queue rows per page)")
+    if web.session_hours < 1:
+        problems.append("web.session_hours must be 1 or more")
+
+
 def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:
     if explicit:
         path = Path(explicit)
@@ -555,6 +662,62 @@ def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:
         return find_config_file(os.environ["UCHI_CONFIG"])
     local = Path("uchi.toml")
     return local if local.is_file() else None
+
+
+def profile_dir(profile: str) -> Path:
+    """A shipped profile's folder by name, or a folder given as a path."""
+    named = PROFILES / profile
+    return named if named.is_dir() else Path(profile)
+
+
+def profiles() -> list[str]:
+    return sorted(p.name for p in PROFILES.iterdir() if (p / "uchi.toml").is_file()) if PROFILES.is_dir() else []
+
+
+def _profile_document(profile: str, problems: list[str]) -> dict:
+    path = profile_dir(profile) / "uchi.toml"
+    if not path.is_file():
+        problems.append(f"model.profile = {profile!r}: no such profile; shipped: {', '.join(profiles())}, or a "
+                        "folder holding uchi.toml")
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: not valid TOML ({exc}); fix the syntax")
+        return {}
+    if "profile" in document.get("model", {}):
+        problems.append(f"{path}: a profile cannot name another profile (model.profile)")
+    return document
+
+
+def _merge_document(cfg: Config, document: dict, origin: str, problems: list[str]) -> None:
+    sections = {s.name for s in _sections()}
+    for section, values in document.items():
+        if section not in sections or not isinstance(values, dict):
+            problems.append(f"{origin}: unknown section [{section}]; sections are {', '.join(sorted(sections))}")
+            continue
+        _merge(cfg, section, values, origin, problems)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _left_at_default(document: dict, profile: dict) -> dict:
+    """The profile's keys that the user's file does not set, or sets to the built-in default."""
+    defaults, kept = Config(), {}
+    for section, values in profile.items():
+        mine = document.get(section) if isinstance(document.get(section), dict) else {}
+        if not isinstance(values, dict):
+            kept[section] = values
+            continue
+        kept[section] = {key: value for key, value in values.items()
+                         if key not in mine or mine[key] == _toml_default(defaults, section, key)}
+    return kept
+
+
+def _toml_default(defaults: Config, section: str, key: str):
+    value = getattr(getattr(defaults, section, None), key, None)
+    return str(value) if isinstance(value, Path) else value
 
 
 def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
@@ -569,18 +732,30 @@ def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | 
             document = tomllib.loads(source.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError([f"{source}: not valid TOML ({exc}); fix the syntax"]) from None
-        sections = {s.name for s in _sections()}
-        for section, values in document.items():
-            if section not in sections or not isinstance(values, dict):
-                problems.append(f"{source}: unknown section [{section}]; sections are {', '.join(sorted(sections))}")
-                continue
-            _merge(cfg, section, values, str(source), problems)
+        model = document.get("model") if isinstance(document.get("model"), dict) else {}
+        profile = env.get("UCHI_MODEL_PROFILE") or model.get("profile", "")
+        _merge_document(cfg, document, str(source), problems)
+        if profile:
+            # The shipped uchi.toml lists every key at its default: those give way to the profile's values.
+            _merge_document(cfg, _left_at_default(document, _profile_document(str(profile), problems)),
+                            "profile " + str(profile), problems)
+    elif env.get("UCHI_MODEL_PROFILE"):
+        _merge_document(cfg, _profile_document(env["UCHI_MODEL_PROFILE"], problems),
+                        "profile " + env["UCHI_MODEL_PROFILE"], problems)
+    sections = {s.name for s in _sections()}
     for name, raw in env.items():
-        if not name.startswith("UCHI_") or name == "UCHI_CONFIG":
+        if not name.startswith("UCHI_") or name in NOT_SETTINGS or name.startswith("UCHI_TEST_"):
             continue
         section, _, key = name[5:].lower().partition("_")
-        if section in {s.name for s in _sections()} and key:
+        if section in sections and key:
             _merge(cfg, section, {key: raw}, f"${name}", problems)
+        else:
+            close = difflib.get_close_matches(section, sections, n=1)
+            tip = (f"; did you mean UCHI_{close[0].upper()}_{key.upper()}?" if close and key else
+                   f"; settings are UCHI_<SECTION>_<KEY>, sections {', '.join(sorted(sections))}")
+            problems.append(f"${name}: unknown section {section!r}{tip}")
+    if cfg.serving.sleep_on_gpu and shutil.which("nvidia-smi") and cfg.serving.host in LOOPBACK:
+        cfg.serving.sleep_mode = True
     _validate(cfg, problems)
     if problems:
         raise ConfigError(problems)

@@ -105,6 +105,16 @@ class ModelClient:
         finally:
             response.close()
 
+    def prompt_logprobs(self, model: str, token_ids: list[int]) -> list[float | None]:
+        """The log-prob of each prompt token given those before it (None for the first), from one forward pass:
+        the completions API's prompt_logprobs, one token generated and discarded."""
+        body = {"model": model, "prompt": token_ids, "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}
+        response = self._request("POST", "/v1/completions", json=body)
+        if response.status_code != 200:
+            raise self._refused(model, response)
+        found = response.json()["choices"][0]["prompt_logprobs"]
+        return [None if entry is None else entry[str(token)]["logprob"] for token, entry in zip(token_ids, found)]
+
     def load_adapter(self, name: str, path: str) -> None:
         response = self._request("POST", "/v1/load_lora_adapter", json={"lora_name": name, "lora_path": path})
         if response.status_code != 200 and "already" not in response.text:

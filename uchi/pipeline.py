@@ -17,6 +17,7 @@ from uchi.data import snapshot
 from uchi.data.runs import reap_dead_runs, running
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
+from uchi.evals import gate
 from uchi.evals.harness import evaluate
 from uchi.language import LANGUAGES
 from uchi.modelclient import ModelClient
@@ -117,7 +118,7 @@ def nightly(cfg: Config, store: Store, client: ModelClient | None, *,
         run_id = store.adapter(result["version"])["run_id"]
         store.db["nightly_runs"].update(row_id, {"run_id": run_id, "eval_id": result["id"],
                                                  "posted": int(thread is not None)})
-        verdict = "passed" if result["passed"] else "failed"
+        verdict = gate.stored_state(result["checks"])  # pending: waits for blind votes or a canary
         return _finish(store, row_id, "succeeded", f"{result['version']} trained on {count} new pairs; gate "
                        f"{verdict}; report {result['report_path']}", log)
 

@@ -8,6 +8,8 @@ ACTIONS = {
     "review_approve": review.decide,
     "review_reject": review.decide,
     "review_edit": review.edit,
+    "paraphrase_confirm": review.paraphrase,
+    "paraphrase_reject": review.paraphrase,
     "adapter_promote": adapters.decide,
     "adapter_reject": adapters.decide,
     "compare_open": compare.open_,

@@ -2,7 +2,7 @@
 re-decides the eval's gate and shows the next comparison. Button values are untrusted: the eval and item
 are checked by evals.human, and which side is the candidate is derived on the server."""
 from uchi.bot import blocks
-from uchi.errors import UchiError
+from uchi.bot.errors import BotError
 from uchi.evals import human
 
 PICKS = {"compare_left": "left", "compare_tie": "tie", "compare_right": "right"}
@@ -12,7 +12,7 @@ def _eval_id(value: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise UchiError(f"this comparison button is malformed ({value!r}); open it again from the eval report") from None
+        raise BotError("compare_malformed", value=blocks.safe(repr(value))[:80]) from None
 
 
 def _view(store, eval_id: int, user: str, lang: str, done: dict | None = None) -> dict:
@@ -20,8 +20,8 @@ def _view(store, eval_id: int, user: str, lang: str, done: dict | None = None) -
     voted = store.one("SELECT COUNT(*) AS n FROM sbs_votes WHERE eval_id = ? AND voter = ?", [eval_id, user])["n"]
     remaining = len(human.comparisons(store, eval_id)) - voted
     if shown is None and done is None:
-        row = store.one("SELECT passed FROM evals WHERE id = ?", [eval_id])
-        done = {"passed": bool(row["passed"]), "votes": human.votes(store, eval_id)}
+        row = store.one("SELECT passed, metrics FROM evals WHERE id = ?", [eval_id])
+        done = {"state": human.state(row), "votes": human.votes(store, eval_id)}
     return blocks.comparison(lang, shown, remaining, done)
 
 

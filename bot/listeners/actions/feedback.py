@@ -1,6 +1,7 @@
 """👍 / 👎 and "Suggest a better answer" on an answer; 👎 opens the correction modal straight away."""
 from uchi.bot import blocks, feedback
 from uchi.bot.messages import text
+from uchi.data import feedback as stored
 
 
 def _answer(store, body, user):
@@ -15,7 +16,7 @@ def rate(ack, body, client, context, respond):
     value = 1 if body["actions"][0]["action_id"] == "rate_up" else -1
     with services.store() as store:
         row = _answer(store, body, user)
-        feedback.rate(store, row["id"], user, value)
+        stored.rate(store, row["id"], user, value)
     if value == 1:
         respond(text=text(lang, "rated_up"), response_type="ephemeral", replace_original=False)
     else:

@@ -1,4 +1,5 @@
-"""Approve / Edit / Reject on a pending pair in the App Home (reviewers only, checked on every click)."""
+"""Approve / Edit / Reject on a pending pair, Keep / Drop on an employee's question offered as another way to
+ask a pair, in the App Home (reviewers only, checked on every click)."""
 from uchi.bot import blocks, review
 
 
@@ -11,6 +12,16 @@ def decide(ack, body, client, context):
         services.roles.require(client, store, user, "reviewer", "review", action.get("value", ""))
         pair = review.decide(store, action.get("value"), status, user)
     review.notify_author(client, services.locales, pair)
+    review.publish_home(services, client, user, lang)
+
+
+def paraphrase(ack, body, client, context):
+    ack()
+    services, lang, user = context["uchi"], context["lang"], body["user"]["id"]
+    action = body["actions"][0]
+    with services.store() as store:
+        services.roles.require(client, store, user, "reviewer", "paraphrase", action.get("value", ""))
+        review.decide_paraphrase(store, action.get("value"), action["action_id"] == "paraphrase_confirm", user)
     review.publish_home(services, client, user, lang)
 
 

@@ -7,8 +7,7 @@ from uchi.bot.messages import text
 from uchi.bot.threads import start_retrain
 from uchi.data import audit
 from uchi.pipeline import busy
-from uchi.serving.registry import promote as move
-from uchi.serving.registry import rollback as move_back
+from uchi.serving import registry
 
 # Slack clients turn typed quotes into typographic ones.
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
@@ -48,9 +47,7 @@ def promote(ack, command, respond, client, context):
     with services.store() as store:
         services.roles.require(client, store, user, "admin", "promote", version)
         ack()
-        result = move(services.cfg, store, services.model, version, actor=user, force_reason=reason)
-        # Every admin action lands in `audit` (the promotions table keeps the alias history).
-        audit.record(store, user, "promote", version, "done" if reason is None else "forced", reason or "")
+        result = registry.promote(services.cfg, store, services.model, version, actor=user, force_reason=reason)
     lines = [text(lang, "promoted", version=f"`{result['version']}`", user=user,
                   previous=f"`{result['previous']}`" if result["previous"] else text(lang, "base_model"))]
     lines += [text(lang, "forced_note", reason=blocks.safe(reason))] if reason is not None else []
@@ -62,8 +59,7 @@ def rollback(ack, command, respond, client, context):
     with services.store() as store:
         services.roles.require(client, store, user, "admin", "rollback")
         ack()
-        result = move_back(services.cfg, store, services.model, actor=user)
-        audit.record(store, user, "rollback", result["rolled_back"], "done")
+        result = registry.rollback(services.cfg, store, services.model, actor=user)
     version = f"`{result['version']}`" if result["version"] else text(lang, "base_model")
     respond(text=text(lang, "rolled_back", version=version, previous=f"`{result['rolled_back']}`"),
             response_type="in_channel")

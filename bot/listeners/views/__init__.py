@@ -7,6 +7,7 @@ import json
 
 from uchi.bot import blocks, feedback, review
 from uchi.bot.messages import text
+from uchi.data import feedback as stored
 from uchi.data.text import clean
 
 
@@ -23,7 +24,11 @@ def _values(view) -> tuple[str, str]:
     return tuple(clean(state.get(block, {}).get("value", {}).get("value") or "") for block in ("question", "answer"))
 
 
-def _thanks(lang: str, title: str, saved: feedback.Saved) -> dict:
+def _other_ways(view) -> str:
+    return view["state"]["values"].get("paraphrases", {}).get("value", {}).get("value") or ""
+
+
+def _thanks(lang: str, title: str, saved: stored.Saved) -> dict:
     status = text(lang, f"status_{saved.status}")
     lines = [text(lang, "merged", pair_id=saved.pair_id, status=status) if saved.merged
              else text(lang, "saved", pair_id=saved.pair_id)]
@@ -41,7 +46,7 @@ def correction(ack, body, view, context):
         errors = feedback.problems(services.cfg, lang, question, answer, unchanged=row["answer"])
         if errors:
             return ack(response_action="errors", errors=errors)
-        saved = feedback.save(services.cfg, store, question, answer, author=user, source="slack:correction",
+        saved = stored.save(services.cfg, store, question, answer, author=user, source="slack:correction",
                               corrected=row)
     ack(response_action="update", view=_thanks(lang, "correction_title", saved))
 
@@ -54,8 +59,9 @@ def teach(ack, body, view, context):
     if errors:
         return ack(response_action="errors", errors=errors)
     with services.store() as store:
-        saved = feedback.save(services.cfg, store, question, answer, author=user,
+        saved = stored.save(services.cfg, store, question, answer, author=user,
                               source=source if source in ("slack:teach", "slack:shortcut") else "slack:teach")
+        review.add_other_ways(store, saved.pair_id, _other_ways(view), "slack:teach")
     ack(response_action="update", view=_thanks(lang, "teach_title", saved))
 
 
@@ -70,6 +76,7 @@ def review_edit(ack, body, view, client, context):
         if errors:
             return ack(response_action="errors", errors=errors)
         pair, _ = review.edit_and_approve(services.cfg, store, current["id"], question, answer, user)
+        review.add_other_ways(store, pair["id"], _other_ways(view), "slack:review")
     ack()
     review.notify_author(client, services.locales, pair)
     review.publish_home(services, client, user, lang)
