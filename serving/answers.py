@@ -25,7 +25,7 @@ def sources(cfg: Config, store: Store, question: str) -> list:
         return []
     from uchi.data.retrieval import Retriever
 
-    key = (str(store.path), cfg.retrieval.k, cfg.retrieval.dense, cfg.retrieval.min_similarity)
+    key = (str(store.path), cfg.retrieval.k, cfg.retrieval.dense, cfg.retrieval.min_similarity, cfg.retrieval.margin)
     with _retrieving:
         retriever = _retrievers.setdefault(key, Retriever(cfg.retrieval))
         return retriever.search(store, question)

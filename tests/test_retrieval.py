@@ -25,21 +25,38 @@ def _rates(store, retriever, language):
 
 @pytest.mark.slow
 def test_paraphrases_find_their_pair_in_both_languages(company, cfg):
+    cfg.retrieval.margin = 1.0  # the ranking itself: the margin decides how much of it is shown
     retriever = Retriever(cfg.retrieval)
     en, ja = _rates(company, retriever, "en"), _rates(company, retriever, "ja")
     print(f"\nretrieval on sample paraphrases: en top1 {en[0]:.2f} top3 {en[1]:.2f}; ja top1 {ja[0]:.2f} top3 {ja[1]:.2f}")
     assert en[0] >= 0.8 and en[1] >= 0.9
-    assert ja[0] >= 0.4 and ja[1] >= 0.55
+    assert ja[0] >= 0.85 and ja[1] >= 0.95  # MiniLM + trigrams: 0.47 / 0.63
     cfg.retrieval.dense = False
     lexical_only = Retriever(cfg.retrieval)
     assert _rates(company, lexical_only, "en")[0] < en[0]  # the embeddings earn their place in English
 
 
-def test_off_topic_english_gets_no_context(company, cfg):
+def test_most_off_topic_questions_get_no_context(company, cfg):
+    # e5's similarities are compressed (right pairs 0.82-0.95, off-topic best pairs 0.73-0.84), so the
+    # threshold drops most off-topic questions, not all: 7 of these 10 (benchmarks/retrieval_quality.py).
     retriever = Retriever(cfg.retrieval)
-    assert retriever.search(company, "Why is the sky blue during the day?") == []
+    off_topic = ["Why is the sky blue during the day?", "Who wrote Pride and Prejudice?", "How do I bake sourdough bread?",
+                 "What is the capital of Australia?", "How many moons does Jupiter have?",
+                 "What's a good name for a cat?", "How do volcanoes form?", "Explain the rules of cricket.",
+                 "What is the boiling point of water on Everest?", "Recommend a science fiction novel."]
+    assert sum(retriever.search(company, q) == [] for q in off_topic) >= 6
     hits = retriever.search(company, "Which VPN client do we use to connect from home?")
     assert hits and "VPN" in hits[0].question and hits[0].reviewed_by == "demo"
+
+
+def test_the_margin_leaves_out_pairs_far_below_the_best(company, cfg):
+    question = "Which VPN client do we use to connect from home?"
+    cfg.retrieval.margin = 1.0
+    everything = Retriever(cfg.retrieval).search(company, question)
+    cfg.retrieval.margin = 0.0
+    best = Retriever(cfg.retrieval).search(company, question)
+    assert len(everything) == cfg.retrieval.k and [h.pair_id for h in best] == [everything[0].pair_id]
+    assert everything[1].similarity < everything[0].similarity
 
 
 def test_a_pair_is_retrievable_the_moment_it_is_approved(store, cfg):

