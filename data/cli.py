@@ -10,7 +10,7 @@ from uchi.data.store import Store
 from uchi.errors import UchiError
 
 
-def import_(cfg, args):
+def import__command(cfg, args):
     from uchi.data.importer import MAX_REPORTED, import_file
 
     report = []
@@ -35,7 +35,7 @@ def import_(cfg, args):
               "`uchi data conflicts` and `uchi data resolve`")
 
 
-def export(cfg, args):
+def export_command(cfg, args):
     from uchi.data.export import export_rows, render
 
     with Store.open(cfg) as store:
@@ -57,19 +57,19 @@ def export(cfg, args):
         sys.stdout.write(text)
 
 
-def stats(cfg, args):
-    from uchi.data.export import stats as count
+def stats_command(cfg, args):
+    from uchi.data.export import stats
 
     with Store.open(cfg) as store:
-        print(json.dumps(count(store), indent=1, ensure_ascii=False))
+        print(json.dumps(stats(store), indent=1, ensure_ascii=False))
 
 
-def review(cfg, args):
-    from uchi.data.pairs import review as decide
+def review_command(cfg, args):
+    from uchi.data.pairs import review
 
     with Store.open(cfg) as store:
         store.doing = f"review by {actor(args)}"
-        n = decide(store, args.ids, "approved" if args.approve else "rejected", actor(args))
+        n = review(store, args.ids, "approved" if args.approve else "rejected", actor(args))
         notes = review_notes(store, args.ids)
     print(f"{'approved' if args.approve else 'rejected'} {n} pair(s)")
     for note in notes:
@@ -84,7 +84,7 @@ def review_notes(store, ids) -> list[str]:
             for c in involving(store, ids)]
 
 
-def why(cfg, args):
+def why_command(cfg, args):
     from uchi.data.lineage import render, trace
 
     with Store.open(cfg) as store:
@@ -95,9 +95,8 @@ def why(cfg, args):
         print(render(found, every_pair=args.all))
 
 
-def forget(cfg, args):
-    from uchi.data.forget import forget as delete
-    from uchi.data.forget import plan
+def forget_command(cfg, args):
+    from uchi.data.forget import forget, plan
 
     with Store.open(cfg) as store:
         if not args.yes:
@@ -107,22 +106,21 @@ def forget(cfg, args):
                   "run again with --yes to delete")
             return
         store.doing = f"forget by {actor(args)}"
-        done = delete(store, actor=actor(args), author=args.author, pair_ids=args.ids, reason=args.reason)
+        done = forget(store, actor=actor(args), author=args.author, pair_ids=args.ids, reason=args.reason)
     print(f"deletion #{done['deletion_id']} ({done['target']}): {json.dumps(done['counts'])}")
     for version in done["adapters"]:
         print(f"adapter {version} was trained on deleted data: retrain (`uchi train`) and promote a new version")
 
 
-def backup(cfg, args):
-    from uchi.data.backup import backup as copy
-    from uchi.data.backup import folder_for, listed
+def backup_command(cfg, args):
+    from uchi.data.backup import backup, folder_for, listed
 
     folder = Path(args.to) if args.to else folder_for(cfg.state_dir)
-    path = copy(cfg.state_dir / "uchi.db", folder, keep=cfg.data.backup_keep if args.keep is None else args.keep)
+    path = backup(cfg.state_dir / "uchi.db", folder, keep=cfg.data.backup_keep if args.keep is None else args.keep)
     print(f"backed up to {path} ({path.stat().st_size:,} bytes); {len(listed(folder))} backup(s) kept in {folder}")
 
 
-def backups(cfg, args):
+def backups_command(cfg, args):
     from uchi.data.backup import folder_for, leftovers, listed
 
     for path in listed(folder_for(cfg.state_dir)):
@@ -132,9 +130,8 @@ def backups(cfg, args):
               "after an hour)")
 
 
-def restore(cfg, args):
-    from uchi.data.backup import folder_for, listed
-    from uchi.data.backup import restore as put_back
+def restore_command(cfg, args):
+    from uchi.data.backup import folder_for, listed, restore
 
     folder = folder_for(cfg.state_dir)
     if args.latest == bool(args.backup):
@@ -142,7 +139,7 @@ def restore(cfg, args):
     source = Path(args.backup) if args.backup else (listed(folder) or [None])[-1]
     if source is None:
         raise UchiError(f"no backups in {folder}; take one with `uchi data backup`")
-    done = put_back(source, cfg.state_dir / "uchi.db", folder, force=args.force, doing=f"restore by {actor(args)}")
+    done = restore(source, cfg.state_dir / "uchi.db", folder, force=args.force, doing=f"restore by {actor(args)}")
     with Store.open(cfg):
         pass  # migrates a backup taken by an older uchi
     saved = f"; the replaced store was saved as {done['replaced_backup']}" if done["replaced_backup"] else ""
@@ -151,7 +148,7 @@ def restore(cfg, args):
     print(f"restored {source} ({done['pairs']} pairs){saved}")
 
 
-def conflicts(cfg, args):
+def conflicts_command(cfg, args):
     from uchi.data.conflicts import open_conflicts
 
     with Store.open(cfg) as store:
@@ -165,15 +162,15 @@ def conflicts(cfg, args):
                                             if found else ""))
 
 
-def resolve(cfg, args):
-    from uchi.data.conflicts import resolve as settle
+def resolve_command(cfg, args):
+    from uchi.data.conflicts import resolve
 
     with Store.open(cfg) as store:
-        done = settle(store, args.conflict_id, keep=None if args.both else args.keep, reviewer=actor(args))
+        done = resolve(store, args.conflict_id, keep=None if args.both else args.keep, reviewer=actor(args))
     print(f"conflict #{done['id']} resolved: {done['resolution']}")
 
 
-def dedup(cfg, args):
+def dedup_command(cfg, args):
     from uchi.data.merge import scan
 
     with Store.open(cfg) as store:
@@ -181,7 +178,7 @@ def dedup(cfg, args):
     print(f"merged {found['merged']} duplicate pair(s); flagged {found['conflicts']} new conflict(s)")
 
 
-def snapshot(cfg, args):
+def snapshot_command(cfg, args):
     from collections import Counter
 
     from uchi.data.snapshot import current
@@ -198,7 +195,7 @@ def snapshot(cfg, args):
         print(f"adapter {row['adapter_version']} was trained on since-deleted data: retrain")
 
 
-def paraphrases(cfg, args):
+def paraphrases_command(cfg, args):
     from uchi.data import paraphrases as found
     from uchi.data.split import shortfall
 
@@ -227,24 +224,24 @@ def paraphrases(cfg, args):
 def register(commands) -> None:
     data = subcommands(commands, "data", "the dataset store: import, export, stats, review, conflicts, lineage, "
                        "deletion, backups")
-    sub = add(data, "import", import_, "import Q&A pairs from a .csv (with header) or .jsonl file; any bad row "
+    sub = add(data, "import", import__command, "import Q&A pairs from a .csv (with header) or .jsonl file; any bad row "
               "aborts the whole import")
     sub.add_argument("file", help="file with question and answer columns")
     sub.add_argument("--approve", action="store_true", help="approve on import (you act as the reviewer)")
     actor_option(sub)
-    sub = add(data, "export", export, "export pairs in the import format")
+    sub = add(data, "export", export_command, "export pairs in the import format")
     sub.add_argument("--status", choices=["pending", "approved", "rejected"], help="only pairs in this status")
     sub.add_argument("--split", choices=["train", "heldout"], help="only pairs in this split")
     sub.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="output format")
     sub.add_argument("-o", "--output", help="file to write (default: standard output)")
-    add(data, "stats", stats, "count pairs by status, split and language")
-    sub = add(data, "review", review, "approve or reject pairs by id")
+    add(data, "stats", stats_command, "count pairs by status, split and language")
+    sub = add(data, "review", review_command, "approve or reject pairs by id")
     sub.add_argument("ids", nargs="+", type=int, help="pair ids")
     verdict = sub.add_mutually_exclusive_group(required=True)
     verdict.add_argument("--approve", action="store_true", help="approve: the pairs may be trained on")
     verdict.add_argument("--reject", action="store_true", help="reject: the pairs are never trained on")
     actor_option(sub)
-    sub = add(data, "paraphrases", paraphrases, "evaluation paraphrases by source; employees' questions whose "
+    sub = add(data, "paraphrases", paraphrases_command, "evaluation paraphrases by source; employees' questions whose "
               "answer cited an approved pair and got a thumbs up, offered as another way to ask it: confirm or reject")
     sub.add_argument("--confirm", nargs="+", type=int, metavar="ID", help="keep these suggested paraphrases")
     sub.add_argument("--reject", nargs="+", type=int, metavar="ID", help="drop these suggested paraphrases")
@@ -254,38 +251,38 @@ def register(commands) -> None:
 
 
 def _register_quality(data) -> None:
-    sub = add(data, "why", why, "why did uchi say that: answer -> adapter -> run -> snapshot -> pairs and their "
+    sub = add(data, "why", why_command, "why did uchi say that: answer -> adapter -> run -> snapshot -> pairs and their "
               "authors, and the training pairs nearest to the question")
     sub.add_argument("answer_id", type=int, help="the answer's id (logged with every answer)")
     sub.add_argument("--nearest", type=int, default=5, help="how many nearest training pairs to show")
     sub.add_argument("--all", action="store_true", help="also list every pair of the snapshot")
     sub.add_argument("--json", action="store_true", help="the whole trace as JSON")
-    sub = add(data, "forget", forget, "delete an author's contributions or some pairs, record the deletion, and "
+    sub = add(data, "forget", forget_command, "delete an author's contributions or some pairs, record the deletion, and "
               "mark the adapters trained on them for retraining (shows the plan unless --yes)")
     sub.add_argument("ids", nargs="*", type=int, help="pair ids to delete")
     sub.add_argument("--author", help="delete everything this author contributed (e.g. a Slack user ID)")
     sub.add_argument("--reason", default="", help="why, for the audit record (e.g. 'erasure request 2026-04')")
     sub.add_argument("--yes", action="store_true", help="really delete")
     actor_option(sub)
-    sub = add(data, "backup", backup, "back up the store while it is in use (SQLite online backup), verify the copy, "
+    sub = add(data, "backup", backup_command, "back up the store while it is in use (SQLite online backup), verify the copy, "
               "keep the newest data.backup_keep; run it nightly, e.g. cron `0 3 * * * uchi data backup`")
     sub.add_argument("--to", help="folder for the backup (default: <state>/backups)")
     sub.add_argument("--keep", type=int, help="backups to keep in that folder (default: data.backup_keep)")
-    add(data, "backups", backups, "list the backups in <state>/backups, oldest first")
-    sub = add(data, "restore", restore, "replace the store with a backup after checking its integrity; a store "
+    add(data, "backups", backups_command, "list the backups in <state>/backups, oldest first")
+    sub = add(data, "restore", restore_command, "replace the store with a backup after checking its integrity; a store "
               "holding data is replaced only with --force, and is backed up first")
     sub.add_argument("backup", nargs="?", help="the backup file (see `uchi data backups`)")
     sub.add_argument("--latest", action="store_true", help="restore the newest backup in <state>/backups")
     sub.add_argument("--force", action="store_true", help="replace a store that holds data")
-    add(data, "conflicts", conflicts, "list open conflicts: pairs answering the same question differently; while "
+    add(data, "conflicts", conflicts_command, "list open conflicts: pairs answering the same question differently; while "
         "both are approved, neither is trained")
-    sub = add(data, "resolve", resolve, "settle a conflict: keep one pair (the other is rejected), or both")
+    sub = add(data, "resolve", resolve_command, "settle a conflict: keep one pair (the other is rejected), or both")
     sub.add_argument("conflict_id", type=int, help="the conflict's id (see `uchi data conflicts`)")
     choice = sub.add_mutually_exclusive_group(required=True)
     choice.add_argument("--keep", type=int, metavar="PAIR_ID", help="the pair that is right")
     choice.add_argument("--both", action="store_true", help="they do not really disagree: train both")
     actor_option(sub)
-    add(data, "dedup", dedup, "look for near-duplicates among the stored pairs: merge repeats with their votes, "
+    add(data, "dedup", dedup_command, "look for near-duplicates among the stored pairs: merge repeats with their votes, "
         "flag conflicting answers")
-    add(data, "snapshot", snapshot, "what the next training run would learn: pairs, top authors, what is held back "
+    add(data, "snapshot", snapshot_command, "what the next training run would learn: pairs, top authors, what is held back "
         "(conflicts, author cap) and adapters that need retraining")

@@ -8,7 +8,7 @@ from uchi.arguments import actor, actor_option, add, model_client, subcommands
 from uchi.data.store import Store
 
 
-def adapters(cfg, args):
+def adapters_command(cfg, args):
     from uchi.evals.human import state
 
     with Store.open(cfg) as store:
@@ -30,7 +30,7 @@ SERVE_FLAGS = {"port": int, "mode": ("lora", "merged"), "dtype": ("auto", "float
                "max_lora_rank": int, "max_loras": int, "max_model_len": int}
 
 
-def serve(cfg, args):
+def serve_command(cfg, args):
     from uchi.config import validate_serving
     from uchi.errors import ConfigError
     from uchi.serving.supervisor import Supervisor
@@ -53,11 +53,11 @@ def serve(cfg, args):
         pass
 
 
-def promote(cfg, args):
-    from uchi.serving.registry import promote as move
+def promote_command(cfg, args):
+    from uchi.serving.registry import promote
 
     with Store.open(cfg) as store:
-        result = move(cfg, store, model_client(cfg), args.version, actor=actor(args), force_reason=args.force)
+        result = promote(cfg, store, model_client(cfg), args.version, actor=actor(args), force_reason=args.force)
     smoke = result["smoke"]
     print(f"production is now {result['version']} (served as {result['served_as']}; smoke test "
           f"{smoke['matched']}/{smoke['prompts']} eval answers reproduced); previous: {result['previous'] or 'base model'}")
@@ -72,16 +72,16 @@ def retiring(cfg, version) -> None:
     wait_retired()
 
 
-def rollback(cfg, args):
-    from uchi.serving.registry import rollback as move_back
+def rollback_command(cfg, args):
+    from uchi.serving.registry import rollback
 
     with Store.open(cfg) as store:
-        result = move_back(cfg, store, model_client(cfg), actor=actor(args), reason=args.reason)
+        result = rollback(cfg, store, model_client(cfg), actor=actor(args), reason=args.reason)
     print(f"production is back to {result['version'] or 'the base model'} (rolled back {result['rolled_back']})")
     retiring(cfg, result["rolled_back"])
 
 
-def canary_start(cfg, args):
+def canary_start_command(cfg, args):
     from uchi.serving import canary
 
     with Store.open(cfg) as store:
@@ -91,7 +91,7 @@ def canary_start(cfg, args):
           f"{row['production_version'] or '(base model)'}")
 
 
-def canary_status(cfg, args):
+def canary_status_command(cfg, args):
     from uchi.serving import canary
 
     with Store.open(cfg) as store:
@@ -111,7 +111,7 @@ def canary_status(cfg, args):
     retiring(cfg, None)  # a rollback by the rule unloads the candidate
 
 
-def canary_stop(cfg, args):
+def canary_stop_command(cfg, args):
     from uchi.serving import canary
 
     with Store.open(cfg) as store:
@@ -120,8 +120,8 @@ def canary_stop(cfg, args):
     retiring(cfg, row["version"])
 
 
-def ask(cfg, args):
-    from uchi.serving.answers import ask as answer
+def ask_command(cfg, args):
+    from uchi.serving.answers import ask
 
     shown = [0]
 
@@ -130,7 +130,7 @@ def ask(cfg, args):
         shown[0] = len(text)
 
     with Store.open(cfg) as store:
-        row = answer(cfg, store, model_client(cfg), args.question, asker=actor(args), channel="cli",
+        row = ask(cfg, store, model_client(cfg), args.question, asker=actor(args), channel="cli",
                      on_text=echo if args.stream else None)
     print("" if args.stream else row["answer"])
     route = f", canary route {row['alias']}" if row["canary_id"] else ""
@@ -139,18 +139,18 @@ def ask(cfg, args):
     retiring(cfg, None)  # the question may have let the canary rule roll the candidate back
 
 
-def sleep(cfg, args):
+def sleep_command(cfg, args):
     model_client(cfg).sleep(args.level)
     print(f"vLLM at {cfg.serving.url} sleeps (level {args.level}); questions wait until `uchi wake`")
 
 
-def wake(cfg, args):
+def wake_command(cfg, args):
     model_client(cfg).wake_up()
     print(f"vLLM at {cfg.serving.url} is awake")
 
 
 def _serve_parser(commands) -> None:
-    sub = add(commands, "serve", serve, "run vLLM (restarted after a crash) with the production adapter on it")
+    sub = add(commands, "serve", serve_command, "run vLLM (restarted after a crash) with the production adapter on it")
     for key, kind in SERVE_FLAGS.items():
         flag = "--" + key.replace("_", "-")
         if isinstance(kind, tuple):
@@ -164,32 +164,32 @@ def _serve_parser(commands) -> None:
 def _canary_parser(commands) -> None:
     group = subcommands(commands, "canary", "let a candidate answer a share of questions; rolled back automatically "
                         "when its thumbs-down rate is significantly worse")
-    sub = add(group, "start", canary_start, "smoke-test VERSION and route a share of questions to it")
+    sub = add(group, "start", canary_start_command, "smoke-test VERSION and route a share of questions to it")
     sub.add_argument("version", help="adapter version (its gate must pass, or --force)")
     sub.add_argument("--share", type=float, help="share of questions, default serving.canary_share")
     sub.add_argument("--force", metavar="REASON", help="start despite a failed or missing gate; audited")
     actor_option(sub)
-    add(group, "status", canary_status, "ratings per version of the running canary, and the rule's verdict")
-    sub = add(group, "stop", canary_stop, "end the running canary; production answers everything")
+    add(group, "status", canary_status_command, "ratings per version of the running canary, and the rule's verdict")
+    sub = add(group, "stop", canary_stop_command, "end the running canary; production answers everything")
     sub.add_argument("--reason", default="", help="why, for the audit trail")
     actor_option(sub)
 
 
 def register(commands) -> None:
-    add(commands, "adapters", adapters, "list adapter versions, their gate and aliases")
+    add(commands, "adapters", adapters_command, "list adapter versions, their gate and aliases")
     _serve_parser(commands)
-    sub = add(commands, "promote", promote, "make VERSION production: load, smoke test, switch, unload the old one")
+    sub = add(commands, "promote", promote_command, "make VERSION production: load, smoke test, switch, unload the old one")
     sub.add_argument("version", help="adapter version that passed its gate")
     sub.add_argument("--force", metavar="REASON", help="promote despite a failed or missing gate; audited")
     actor_option(sub)
-    sub = add(commands, "rollback", rollback, "move production back to the previous version (seconds)")
+    sub = add(commands, "rollback", rollback_command, "move production back to the previous version (seconds)")
     sub.add_argument("--reason", default="rollback", help="why, for the audit trail")
     actor_option(sub)
     _canary_parser(commands)
-    sub = add(commands, "ask", ask, "answer a question with the production adapter and log the answer")
+    sub = add(commands, "ask", ask_command, "answer a question with the production adapter and log the answer")
     sub.add_argument("question", help="the question")
     sub.add_argument("--stream", action="store_true", help="print the answer as it is generated")
     actor_option(sub)
-    sub = add(commands, "sleep", sleep, "free the GPU for training: vLLM sleeps until `uchi wake` (serving.sleep_mode)")
+    sub = add(commands, "sleep", sleep_command, "free the GPU for training: vLLM sleeps until `uchi wake` (serving.sleep_mode)")
     sub.add_argument("--level", type=int, choices=(1, 2), default=1, help="1: weights to RAM; 2: drop them too")
-    add(commands, "wake", wake, "wake a sleeping vLLM")
+    add(commands, "wake", wake_command, "wake a sleeping vLLM")

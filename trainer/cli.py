@@ -5,13 +5,13 @@ from uchi.arguments import add, subcommands
 from uchi.data.store import Store
 
 
-def prepare(cfg, args):
-    from uchi.trainer.base import prepare as make_ready
+def prepare_command(cfg, args):
+    from uchi.trainer.base import prepare
 
-    print(f"base model ready at {make_ready(cfg)}")
+    print(f"base model ready at {prepare(cfg)}")
 
 
-def train(cfg, args):
+def train_command(cfg, args):
     from uchi.trainer.runner import launch
 
     with Store.open(cfg) as store:
@@ -34,7 +34,7 @@ def list_runs(cfg, store) -> None:
 
 
 
-def schedule_install(cfg, args):
+def schedule_install_command(cfg, args):
     from pathlib import Path
 
     from uchi.trainer import schedule
@@ -59,13 +59,13 @@ def schedule_install(cfg, args):
     print(f"uchi nightly at {cfg.train.nightly_at} every day: {done}")
 
 
-def plan(cfg, args):
+def plan_command(cfg, args):
     import os
     from pathlib import Path
 
     from uchi import config
     from uchi.errors import UchiError
-    from uchi.trainer.plan import describe, load_architecture, plan as make_plan
+    from uchi.trainer.plan import describe, load_architecture, plan
 
     model = args.model or cfg.model.profile or cfg.model.base
     if model in config.profiles():
@@ -77,7 +77,7 @@ def plan(cfg, args):
     else:
         raise UchiError(f"{model!r} is neither a profile ({', '.join(config.profiles())}) nor a config.json or "
                         "model folder; give one as `uchi plan NAME --gpu GB`")
-    result = make_plan(load_architecture(source), args.gpu, seq_len=cfg.train.max_seq_len,
+    result = plan(load_architecture(source), args.gpu, seq_len=cfg.train.max_seq_len,
                        rank=cfg.train.rank or cfg.serving.max_lora_rank,
                        utilization=cfg.serving.gpu_memory_utilization, max_model_len=cfg.serving.max_model_len)
     print(f"{model}: train.max_seq_len {cfg.train.max_seq_len}, serving.max_model_len {cfg.serving.max_model_len}")
@@ -85,21 +85,21 @@ def plan(cfg, args):
 
 
 def register(commands) -> None:
-    add(subcommands(commands, "model", "the base model"), "prepare", prepare,
+    add(subcommands(commands, "model", "the base model"), "prepare", prepare_command,
         "make the configured base model available locally (converts the embedded GGUF once)")
-    sub = add(commands, "train", train, "train the approved train pairs into a new adapter version "
+    sub = add(commands, "train", train_command, "train the approved train pairs into a new adapter version "
               "(where: train.runner; how: [train] in uchi.toml, docs/trainer.md)")
     sub.add_argument("--resume", type=int, metavar="RUN",
                      help="continue a killed or failed run from its last checkpoint, with its recorded config")
     sub.add_argument("--runner", choices=["local", "slurm"], help="where to train (default: train.runner)")
     sub.add_argument("--list", action="store_true", help="list recent runs (status, last checkpoint, error)")
-    sub = add(commands, "plan", plan, "what fits on one GPU: full / LoRA / QLoRA training (batch, sequence length, "
+    sub = add(commands, "plan", plan_command, "what fits on one GPU: full / LoRA / QLoRA training (batch, sequence length, "
               "peak memory) and vLLM's weights + KV cache (formula: docs/trainer.md)")
     sub.add_argument("model", nargs="?", help="a profile name (profiles/), a config.json or a model folder "
                      "(default: model.profile, else model.base)")
     sub.add_argument("--gpu", type=float, required=True, metavar="GIB",
                      help="the GPU's memory in GiB as nvidia-smi reports it (e.g. 24, 48, 80, 141)")
-    install = add(subcommands(commands, "schedule", "run uchi nightly every night"), "install", schedule_install,
+    install = add(subcommands(commands, "schedule", "run uchi nightly every night"), "install", schedule_install_command,
                   "install a systemd timer or cron entry running `uchi nightly` at train.nightly_at")
     kind = install.add_mutually_exclusive_group()
     kind.add_argument("--systemd", action="store_true", help="a systemd timer (default where systemd runs)")
