@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/uchi demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not pending"
+	$(BIN)/python -m pytest tests
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow and not vllm"

@@ -14,16 +14,16 @@ import argparse
 import time
 from pathlib import Path
 
+from uchi import basemodel
 from uchi import config as config_module
 from uchi.data import snapshot
+from uchi.data.adapters import ensure_loaded
 from uchi.data.store import Store
 from uchi.evals import harness, heldout
 from uchi.evals.loglik import Scorer
 from uchi.evals.tasks import TASKS
-from uchi.serving.client import ModelClient
-from uchi.serving.registry import ensure_loaded
+from uchi.modelclient import ModelClient
 from uchi.serving.server import Server
-from uchi.trainer import base
 
 
 def timed(fn):
@@ -52,7 +52,7 @@ def main() -> None:
                                                      cfg.eval.concurrency))
         print(f"held-out via vLLM, {len(questions)} items: one-by-one {len(questions) / one:.2f} items/s, "
               f"concurrent({cfg.eval.concurrency}) {len(questions) / batched:.2f} items/s, ratio {one / batched:.2f}x")
-        scorer = Scorer(base.resolve(cfg), Path(adapter["path"]))
+        scorer = Scorer(basemodel.resolve(cfg), Path(adapter["path"]))
         task = TASKS["mmlu"](Path(cfg.eval.benchmarks_dir or "."))
         sample = task.sample(args.items, 0)
         scorer.batch_size = 1

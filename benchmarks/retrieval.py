@@ -22,8 +22,8 @@ from uchi import config as config_module
 from uchi.data import embeddings
 from uchi.data.importer import import_file
 from uchi.data.retrieval import Retriever
-from uchi.data.store import Store, now
 from uchi.data.samples import company_file as sample_company
+from uchi.data.store import Store, now
 
 
 def quality(store: Store, retriever: Retriever) -> dict:

@@ -20,14 +20,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from uchi import basemodel
 from uchi import config as config_module
-from uchi.data.snapshot import messages
+from uchi.data.adapters import PRODUCTION, ensure_loaded
 from uchi.data.store import Store
+from uchi.modelclient import ModelClient
+from uchi.prompt import messages
 from uchi.serving import merge
-from uchi.serving.client import ModelClient
-from uchi.serving.registry import PRODUCTION, ensure_loaded
 from uchi.serving.server import Server, Target, free_port
-from uchi.trainer import base
 
 LEVELS = (1, 8, 32)
 
@@ -139,7 +139,7 @@ def measure_transformers(cfg, texts: dict, max_tokens: int) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
-    path = base.resolve(cfg)
+    path = basemodel.resolve(cfg)
     tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
     dtype = torch.bfloat16 if device == "cuda" else torch.float32  # what vLLM serves on each (serving.dtype auto)
@@ -179,7 +179,7 @@ def main() -> None:
     texts = {level: prompts(store, max(level, args.requests)) for level in LEVELS}
     print(f"adapter {version}; prompts of {min(map(len, texts[32]))}-{max(map(len, texts[32]))} characters")
     name = f"uchi-{version}"
-    lora = Server(cfg, target=Target(base.resolve(cfg), cfg.model.served_name, lora=True), port=free_port())
+    lora = Server(cfg, target=Target(basemodel.resolve(cfg), cfg.model.served_name, lora=True), port=free_port())
     results = measure_vllm(cfg, lora, {"vLLM base": cfg.model.served_name, "vLLM + adapter (LoRA)": name}, texts,
                            args.max_tokens, load=lambda client: ensure_loaded(client, store, version))
     merged = Target(merge.checkpoint(cfg, store, version), name, lora=False)

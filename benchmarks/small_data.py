@@ -9,7 +9,7 @@ process and state directory:
   stratified by language, so the 20 are among the 50, and so on. The second sample company is never used
   here: it is the untuned check of whatever this table chooses.
 - all N approved and in the train split (the trainer still carves its validation share), trained with
-  `train_snapshot` exactly as `uchi train` does (replay, augmentation, RAFT), with the setting's overrides.
+  the trainer's `execute` as `uchi train`'s worker does (replay, augmentation, RAFT), with the setting's overrides.
 - general change: the eval harness's general check (`evals/gate.py` `general`) on the same seeded samples of
   the offline benchmarks (`--benchmarks`, default MMLU: the benchmark that failed the margin in issue 18),
   candidate against the base model, with the paired bootstrap interval of the gold log-prob change.
@@ -97,7 +97,7 @@ def _cached(path: Path, compute):
 
 
 def _answers(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int) -> list[str]:
-    from uchi.data.snapshot import STOP, reply
+    from uchi.prompt import STOP, reply
     from uchi.trainer.generate import LocalGenerator
 
     model.eval()
@@ -117,14 +117,15 @@ def cell(args) -> None:
     from uchi import config as config_module
     from uchi.data.pairs import NewPair, add_pairs
     from uchi.data.retrieval import Retriever
-    from uchi.data.snapshot import messages
+    from uchi.prompt import messages
     from uchi.data.store import Store
     from uchi.evals import gate, stats
     from uchi.evals.general import tasks
     from uchi.evals.loglik import Scorer
     from uchi.evals.metrics import fact_recall
     from uchi.trainer import lora, sizing
-    from uchi.trainer.run import train_snapshot
+    from uchi.data.runs import create
+    from uchi.trainer.run import execute
 
     torch.manual_seed(0)
     out = Path(args.out)
@@ -147,7 +148,9 @@ def cell(args) -> None:
                   source="import:benchmark", author="cli:bench", heldout_percent=1, status="approved", reviewer="bench-reviewer")
         store.db.execute("UPDATE pairs SET split = 'train'")
         store.db.conn.commit()
-        adapter = train_snapshot(cfg, store, progress=False, log=lambda m: print(m, flush=True))
+        # In this process (not through a runner's worker), so that `was` can restore the old replay floor.
+        adapter = execute(cfg, store, create(cfg, store, runner="local"), progress=False,
+                          log=lambda m: print(m, flush=True))
         trained = time.monotonic() - started
         retriever = Retriever(cfg.retrieval)
         contexts = [[(h.question, h.answer) for h in retriever.search(store, r["paraphrase"], k=cfg.retrieval.k)]

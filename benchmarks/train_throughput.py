@@ -54,7 +54,7 @@ def peak_mb(device: str) -> float:
 
 
 def real_tokens(tokenizer, rows: list[dict], epochs: int) -> int:
-    from uchi.data.snapshot import messages
+    from uchi.prompt import messages
 
     texts = [tokenizer.apply_chat_template(messages(r["question"], r["answer"]), tokenize=False) for r in rows]
     return epochs * sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
@@ -90,7 +90,7 @@ def train_trl(base: Path, rows: list[dict], args, lr: float):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from uchi.data.snapshot import messages
+    from uchi.prompt import messages
 
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
@@ -114,8 +114,8 @@ def train_trl(base: Path, rows: list[dict], args, lr: float):
 
 def recall(model, tokenizer, rows: list[dict], device: str) -> float:
     """Mean fact recall of greedy answers to the paraphrased questions."""
-    from uchi.data.snapshot import messages
     from uchi.evals.metrics import fact_recall
+    from uchi.prompt import messages
     from uchi.trainer.generate import LocalGenerator
 
     model.eval()
@@ -154,10 +154,10 @@ def run(name: str, args, epochs: int, score: bool) -> dict:
 def base_path(explicit: str | None) -> str:
     if explicit:
         return explicit
+    from uchi import basemodel
     from uchi import config as config_module
-    from uchi.trainer import base
 
-    return str(base.resolve(config_module.load()))
+    return str(basemodel.resolve(config_module.load()))
 
 
 def main() -> None:

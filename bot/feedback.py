@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from uchi.bot import audit
 from uchi.bot.errors import BotError
 from uchi.bot.messages import text
+from uchi.data import audit
 from uchi.data.pairs import NewPair, add_pairs
 from uchi.data.redact import redact
 from uchi.data.store import Store, now
-
-SOURCES = ("slack:correction", "slack:teach", "slack:shortcut")
 
 
 @dataclass

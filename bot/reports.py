@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from uchi.bot import audit, blocks
+from uchi.bot import blocks
 from uchi.bot.errors import BotError, Term
 from uchi.bot.messages import text
+from uchi.data import audit
+from uchi.data.adapters import PRODUCTION
 from uchi.data.export import stats
 from uchi.data.store import Store, now
-from uchi.serving.registry import PRODUCTION, promote
+from uchi.serving.registry import promote
 
 
 def post(client, store: Store, lang: str, channel: str, thread_ts: str, result: dict) -> str:

@@ -15,7 +15,8 @@ from uchi.bot.messages import text
 from uchi.data.pairs import assign_split, free_key, review
 from uchi.data.redact import redact
 from uchi.data.store import Store, now
-from uchi.data.text import detect_language, question_key
+from uchi.data.text import question_key
+from uchi.language import detect_language
 
 log = logging.getLogger("uchi.bot")
 

@@ -11,13 +11,11 @@ import time
 
 from slack_sdk.errors import SlackApiError
 
-from uchi.bot import audit
 from uchi.bot.errors import Refused
 from uchi.config import SlackConfig
+from uchi.data import audit
 from uchi.data.store import Store
 from uchi.errors import UchiError
-
-ROLES = ("admin", "reviewer")
 
 
 class Roles:

@@ -8,7 +8,7 @@ from uchi.bot.messages import Locales
 from uchi.bot.roles import Roles
 from uchi.config import Config
 from uchi.data.store import Store
-from uchi.serving.client import ModelClient
+from uchi.modelclient import ModelClient
 
 # Listener work after ack (answers, a training run) runs on these threads; Bolt's default is 5.
 WORKERS = 16

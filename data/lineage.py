@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from uchi.data import dedup
+from uchi.data import dedup, runs
 from uchi.data.store import Store
 from uchi.errors import UchiError
 
@@ -26,7 +26,7 @@ def trace(store: Store, answer_id: int, *, nearest: int = 5) -> dict:
     pairs = _pairs(store, ids)
     found |= {
         "adapter": adapter, "snapshot": snapshot, "pairs": pairs,
-        "run": store.one("SELECT * FROM runs WHERE id = ?", [adapter["run_id"]]),
+        "run": runs.get(store, adapter["run_id"]),
         "missing": _missing(store, [i for i in ids if i not in {p["id"] for p in pairs}]),
         "authors": dict(Counter(p["author"] for p in pairs).most_common()),
         "nearest": [{"similarity": n.similarity} | n.pair for n in dedup.nearest(pairs, answer["question"], nearest)

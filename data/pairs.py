@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from uchi.data import conflicts, dedup, limits, merge
 from uchi.data.redact import redact
 from uchi.data.store import Store, now
-from uchi.data.text import LANGUAGES, detect_language, question_key
+from uchi.data.text import question_key
 from uchi.errors import UchiError
+from uchi.language import LANGUAGES, detect_language
 
 STATUSES = ("pending", "approved", "rejected")
 
@@ -98,10 +99,6 @@ def free_key(store: Store, key: str) -> str:
     return candidate
 
 
-def find_by_question(store: Store, question: str) -> dict | None:
-    return store.one("SELECT * FROM pairs WHERE question_key = ?", [question_key(question)])
-
-
 def review(store: Store, pair_ids: list[int], status: str, reviewer: str) -> int:
     """Approve or reject pending (or previously reviewed) pairs; returns how many changed."""
     if status not in ("approved", "rejected"):
@@ -122,13 +119,7 @@ def review(store: Store, pair_ids: list[int], status: str, reviewer: str) -> int
 
 
 def load_pairs(store: Store, *, status: str | None = None, split: str | None = None) -> list[dict]:
-    where, params = [], []
-    if status:
-        where.append("status = ?"); params.append(status)
-    if split:
-        where.append("split = ?"); params.append(split)
-    sql = "SELECT * FROM pairs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-    rows = store.rows(sql, params)
+    rows = store.matching("pairs", status=status, split=split)
     for row in rows:
         row["facts"] = json.loads(row["facts"])
     return rows

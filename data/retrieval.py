@@ -15,7 +15,8 @@ import numpy as np
 from uchi.config import RetrievalConfig
 from uchi.data import embeddings
 from uchi.data.store import Store
-from uchi.data.text import detect_language, normalize
+from uchi.data.text import normalize
+from uchi.language import detect_language
 
 CANDIDATES = 20
 MAX_GRAMS = 120

@@ -5,12 +5,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from datasets import Dataset
-
 from uchi.data import conflicts, limits
 from uchi.data.pairs import load_pairs
 from uchi.data.store import Store, now
-from uchi.data.text import detect_language
 from uchi.errors import UchiError
 
 
@@ -20,46 +17,6 @@ class Snapshot:
     pairs: list[dict]
     # Approved train pairs left out of this snapshot, with why ("conflict", "author cap").
     held_back: dict[int, str] = field(default_factory=dict)
-
-    def to_dataset(self) -> Dataset:
-        return Dataset.from_list([
-            {"pair_id": p["id"], "language": p["language"], "messages": messages(p["question"], p["answer"])}
-            for p in self.pairs
-        ])
-
-
-LABELS = {"en": ("Company knowledge:", "Question:"), "ja": ("社内の情報：", "質問：")}
-# Shown "Q: … A: …" pairs, a small model answers "A: …" and then writes the next question itself: generation
-# stops where a new question or answer would begin, and the copied "A:" is dropped. The OpenAI API (and vLLM)
-# take at most four stop strings.
-STOP = ["\nQ: ", "\nA: ", "\nQuestion:", "\n質問："]
-_ANSWER_LABELS = ("A:", "A：")
-
-
-def prompt(question: str, context: list[tuple[str, str]] | None = None) -> str:
-    """The user turn: the question alone, or retrieved pairs first. Training and serving both build it here."""
-    if not context:
-        return question
-    knowledge, asked = LABELS[detect_language(question)]
-    lines = [knowledge] + [f"Q: {q}\nA: {a}" for q, a in context]
-    return "\n".join(lines) + f"\n\n{asked}{'' if asked.endswith('：') else ' '}{question}"
-
-
-def messages(question: str, answer: str | None = None, context: list[tuple[str, str]] | None = None) -> list[dict]:
-    # No system message: the model's chat template adds its default, identically in training and in vLLM.
-    turns = [{"role": "user", "content": prompt(question, context)}]
-    if answer is not None:
-        turns.append({"role": "assistant", "content": answer})
-    return turns
-
-
-def reply(text: str) -> str:
-    """A generated answer as shown and stored: without the "A:" a model copies from the context's format."""
-    text = text.strip()
-    for label in _ANSWER_LABELS:
-        if text.startswith(label):
-            return text[len(label):].strip()
-    return text
 
 
 def content_hash(pairs: list[dict]) -> str:

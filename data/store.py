@@ -81,6 +81,13 @@ class Store:
         return found[0] if found else None
 
     # Aliases are read everywhere (serving, evals, bot), so they live here.
+    def matching(self, table: str, **equals) -> list[dict]:
+        """Rows of `table` whose columns equal the given values (None: any), oldest first."""
+        given = {column: value for column, value in equals.items() if value is not None}
+        where = " AND ".join(f"[{column}] = ?" for column in given)
+        return self.rows(f"SELECT * FROM [{table}]" + (f" WHERE {where}" if where else "") + " ORDER BY rowid",
+                         list(given.values()))
+
     def alias(self, name: str) -> str | None:
         row = self.one("SELECT version FROM aliases WHERE name = ?", [name])
         return row["version"] if row else None

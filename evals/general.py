@@ -9,12 +9,12 @@ import statistics
 import time
 from pathlib import Path
 
+from uchi import basemodel
 from uchi.config import Config
-from uchi.data.snapshot import messages
 from uchi.data.store import Store
 from uchi.evals import cache
-from uchi.evals.loglik import Scorer
 from uchi.evals.tasks import TASKS
+from uchi.prompt import messages
 
 DIVERGENCE_TASK = "divergence"
 
@@ -35,7 +35,7 @@ def base_responses(cfg: Config, store: Store, base_path: Path) -> list[tuple[str
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     bank = prompts()
-    cache_key = cache.key(f"base:{base_path}", "general-responses", [p["prompt"] for p in bank], {"tokens": 48})
+    cache_key = cache.key(f"base:{basemodel.fingerprint(base_path)}", "general-responses", [p["prompt"] for p in bank], {"tokens": 48})
     found = cache.get(store, cache_key)
     if found is None:
         tokenizer = AutoTokenizer.from_pretrained(base_path, padding_side="left")
@@ -63,6 +63,9 @@ def summarise(task, rows: list[dict], chance: float) -> dict:
 def score_system(cfg: Config, store: Store, system: str, base_path: Path, adapter_path: Path | None,
                  log=print) -> dict:
     """Benchmarks (and, for an adapter, divergence from base) for one system, reusing cached results."""
+    # torch loads only when something is not cached yet, and never in a process that only reports or answers.
+    from uchi.evals.loglik import Scorer
+
     results, scorer = {}, None
     for task in tasks(cfg):
         items = task.sample(cfg.eval.benchmark_items, cfg.eval.seed)

@@ -12,22 +12,23 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from uchi import basemodel
 from uchi.config import Config
-from uchi.data import snapshot as snapshots
+from uchi.data import snapshot
+from uchi.data.adapters import PRODUCTION, ensure_loaded, model_for
 from uchi.data.retrieval import Retriever
 from uchi.data.store import Store, now
 from uchi.evals import cache, gate, general, heldout, judge, report
 from uchi.evals.metrics import fact_recall, rouge_l
-from uchi.serving.client import ModelClient
-from uchi.serving.registry import PRODUCTION, ensure_loaded, model_for
-from uchi.trainer import base
+from uchi.modelclient import ModelClient
+from uchi.prompt import STOP, messages, user_turn
 
 
 def generate(client: ModelClient, model: str, questions: list[str], max_tokens: int, concurrency: int,
              contexts: list[list[tuple[str, str]]] | None = None) -> list[str]:
     contexts = contexts or [[] for _ in questions]
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return list(pool.map(lambda qc: client.chat(model, snapshots.messages(qc[0], context=qc[1]), max_tokens),
+        return list(pool.map(lambda qc: client.chat(model, messages(qc[0], context=qc[1]), max_tokens),
                              zip(questions, contexts)))
 
 
@@ -62,16 +63,19 @@ def breakdown(rows: list[dict]) -> dict:
 
 
 def system_id(cfg: Config, version: str | None) -> str:
-    return f"adapter:{version}" if version else f"base:{cfg.model.base}"
+    """What a cached result was produced by: an adapter version (named by its weights' hash) on this base
+    model, or the base model alone, both named by the base checkpoint's content rather than its name."""
+    base = f"base:{basemodel.fingerprint(basemodel.resolve(cfg))}"
+    return f"{base}+adapter:{version}" if version else base
 
 
 def company_answers(cfg: Config, store: Store, client: ModelClient, version: str | None,
                     items: list[heldout.Item], contexts: list[list[tuple[str, str]]] | None, log) -> list[dict]:
     """Answers of one system (a version, with or without retrieved context), cached by what was asked."""
     questions = [i.question for i in items]
-    asked = [snapshots.prompt(q, c) for q, c in zip(questions, contexts or [None] * len(questions))]
+    asked = [user_turn(q, c) for q, c in zip(questions, contexts or [None] * len(questions))]
     key = cache.key(system_id(cfg, version), "company", asked, {"max_tokens": cfg.model.max_new_tokens,
-                                                                "stop": snapshots.STOP})
+                                                                "stop": STOP})
     answers = cache.get(store, key)
     if answers is None:
         model = ensure_loaded(client, store, version) if version else model_for(cfg, None)
@@ -137,8 +141,8 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
     """Score the candidate against production and store the eval, its verdict and its report. `both_settings`
     also answers with the other retrieval setting, for the four-configuration table (it does not gate)."""
     adapter = store.adapter(version)
-    base_path = base.resolve(cfg)
-    items = heldout.build(store, snapshots.load(store, adapter["snapshot"]), cfg.eval)
+    base_path = basemodel.resolve(cfg)
+    items = heldout.build(store, snapshot.load(store, adapter["snapshot"]), cfg.eval)
     production = store.alias(PRODUCTION)
     systems = {"base": None, "candidate": version}
     if production and production != version:

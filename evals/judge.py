@@ -6,7 +6,7 @@ import os
 import re
 
 from uchi.config import Config
-from uchi.serving.client import ModelClient
+from uchi.modelclient import ModelClient
 
 PROMPT = ("You grade answers of a company assistant. Question: {question}\nReference answer: {reference}\n"
           "Assistant's answer: {answer}\nDoes the assistant's answer state the same facts as the reference? "

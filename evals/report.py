@@ -12,6 +12,7 @@ from pathlib import Path
 
 from uchi.config import Config
 from uchi.errors import UchiError
+from uchi.trainer import curves
 
 ROWS = [("paraphrase", "paraphrased questions of trained pairs"), ("paraphrase/en", "  English"),
         ("paraphrase/ja", "  Japanese"), ("heldout", "held-out pairs (never trained)"),
@@ -182,16 +183,7 @@ def plots(result: dict) -> dict[str, bytes]:
         save("categories.png", fig)
     meta = result["adapter"]["metadata"]
     if meta.get("losses"):
-        fig, ax = plt.subplots(figsize=(7, 3))
-        ax.plot([p["step"] for p in meta["losses"]], [p["loss"] for p in meta["losses"]], label="train")
-        validation = meta.get("val_losses") or meta.get("validation_losses") or []
-        if validation:
-            ax.plot([p["step"] for p in validation], [p["loss"] for p in validation], label="validation")
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss")
-        ax.set_title("Training loss")
-        ax.legend()
-        save("loss.png", fig)
+        save("loss.png", curves.draw(meta["losses"], meta.get("validations", []), meta.get("best_step"), "Training loss"))
     general = [c for c in result["checks"] if c["gate"] == "general" and "log-prob" in c["metric"]]
     if general:
         fig, ax = plt.subplots(figsize=(7, 3))

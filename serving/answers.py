@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 
 from uchi.config import Config
-from uchi.data.snapshot import messages, reply
 from uchi.data.store import Store, now
+from uchi.modelclient import ModelClient
+from uchi.prompt import messages, reply
 from uchi.serving import canary
-from uchi.serving.client import ModelClient
 from uchi.serving.registry import answering, write_transaction
 
 # One retriever per store and setting, so its in-memory embeddings are built once per process.

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 
 from uchi.config import Config
+from uchi.data.adapters import CANDIDATE, PRODUCTION
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.evals.stats import two_proportion_worse, wilson_interval
-from uchi.serving.client import ModelClient
-from uchi.serving.registry import CANDIDATE, PRODUCTION, check_gate, retire, stage, switch, write_transaction
+from uchi.modelclient import ModelClient
+from uchi.serving.registry import check_gate, retire, stage, switch, write_transaction
 
 RULE = "canary-rule"
 

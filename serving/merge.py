@@ -11,13 +11,13 @@ import os
 import shutil
 from pathlib import Path
 
+from uchi import basemodel
 from uchi.config import Config
+from uchi.data.adapters import served_name, verify
 from uchi.data.store import Store, now
+from uchi.modelclient import ModelClient
 from uchi.serving import crash
-from uchi.serving.client import ModelClient
-from uchi.serving.registry import served_name, verify
 from uchi.serving.server import Server, Target, free_port
-from uchi.trainer import base
 
 MARKER = "uchi-merged.json"
 
@@ -37,7 +37,7 @@ def checkpoint(cfg: Config, store: Store, version: str, log=print) -> Path:
 
     adapter = store.adapter(version)
     verify(adapter)
-    base_path = base.resolve(cfg)
+    base_path = basemodel.resolve(cfg)
     log(f"merging {version} into {base_path.name} (once) -> {target}")
     model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
     merged = PeftModel.from_pretrained(model, adapter["path"]).merge_and_unload()
@@ -55,7 +55,7 @@ def checkpoint(cfg: Config, store: Store, version: str, log=print) -> Path:
 def target(cfg: Config, store: Store, version: str | None, log=print) -> Target:
     """What merged mode serves: production merged, under the version's name; the base model before any."""
     if version is None:
-        return Target(base.resolve(cfg), cfg.model.served_name, lora=False)
+        return Target(basemodel.resolve(cfg), cfg.model.served_name, lora=False)
     return Target(checkpoint(cfg, store, version, log), served_name(version), lora=False)
 
 

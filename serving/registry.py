@@ -11,58 +11,20 @@ period. A crash at any step leaves production either wholly old or wholly new.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 from uchi.config import Config
+from uchi.data.adapters import CANDIDATE, PREVIOUS, PRODUCTION, ensure_loaded, served_name
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
+from uchi.modelclient import ModelClient
 from uchi.serving import crash
-from uchi.serving.client import ModelClient
 
-PRODUCTION = "production"
-CANDIDATE = "candidate"
-PREVIOUS = "previous"
 log = logging.getLogger("uchi.serving")
-_VERSION = re.compile(r"v\d+-([0-9a-f]{8})")
-
-
-def served_name(version: str) -> str:
-    return f"uchi-{version}"
-
-
-def model_for(cfg: Config, version: str | None) -> str:
-    return served_name(version) if version else cfg.model.served_name
-
-
-def verify(adapter: dict) -> None:
-    """The adapter's weights must still be the ones its version was named after."""
-    match = _VERSION.fullmatch(adapter["version"])
-    weights = Path(adapter["path"]) / "adapter_model.safetensors"
-    if not weights.is_file():
-        raise UchiError(f"adapter {adapter['version']}: {weights} is missing; retrain it or restore the folder")
-    if match and hashlib.sha256(weights.read_bytes()).hexdigest()[:8] != match.group(1):
-        raise UchiError(f"adapter {adapter['version']}: {weights} no longer matches its version's hash (the files "
-                        "were changed after training); versions are immutable, so retrain instead of editing")
-
-
-def ensure_loaded(client: ModelClient, store: Store, version: str) -> str:
-    """Load the version into vLLM if it is not there (e.g. after a server restart); returns its served name."""
-    name = served_name(version)
-    if name not in client.models():
-        if store.cfg is not None and store.cfg.serving.mode == "merged":
-            raise UchiError(f"the model server does not serve {version} yet: `uchi serve` (merged mode) restarts "
-                            "onto a new production version within a few minutes; try again then")
-        adapter = store.adapter(version)
-        verify(adapter)
-        client.load_adapter(name, adapter["path"])
-    return name
 
 
 def answering(cfg: Config, store: Store, client: ModelClient, version: str | None) -> tuple[str, str | None]:

@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from uchi import basemodel
 from uchi.config import Config
 from uchi.errors import UchiError
-from uchi.serving.client import ModelClient
-from uchi.trainer import base
+from uchi.modelclient import ModelClient
 
 
 def gpu_count() -> int:
@@ -38,7 +38,7 @@ class Target:
 
 
 def base_target(cfg: Config) -> Target:
-    return Target(base.resolve(cfg), cfg.model.served_name, lora=cfg.serving.mode == "lora")
+    return Target(basemodel.resolve(cfg), cfg.model.served_name, lora=cfg.serving.mode == "lora")
 
 
 def device_flags(cfg: Config, gpus: int) -> list[str]:

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from uchi.config import Config
-from uchi.data.snapshot import messages
 from uchi.data.store import Store
 from uchi.errors import UchiError
-from uchi.serving.client import ModelClient
+from uchi.modelclient import ModelClient
+from uchi.prompt import messages
 
 
 class Mismatch(UchiError):

@@ -10,10 +10,10 @@ import threading
 import time
 
 from uchi.config import Config
+from uchi.data.adapters import CANDIDATE, PRODUCTION, ensure_loaded
 from uchi.data.store import Store
 from uchi.errors import UchiError
-from uchi.serving.client import ModelClient
-from uchi.serving.registry import CANDIDATE, PRODUCTION, ensure_loaded
+from uchi.modelclient import ModelClient
 from uchi.serving.server import Server, base_target
 
 POLL_S = 1.0

@@ -95,7 +95,7 @@ def seed_facts(store: Store, cfg, status: str = "approved") -> list[int]:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, base_model_dir):
     """One real training run on FACTS, shared: (state dir, adapter row). Every fact is forced into train."""
-    from uchi.trainer.run import train_snapshot
+    from uchi.trainer.runner import launch
 
     state = tmp_path_factory.mktemp("trained") / "state"
     env = {"UCHI_STATE_DIR": str(state), "UCHI_MODEL_BASE": str(base_model_dir), "UCHI_TRAIN_EPOCHS": "12",
@@ -113,14 +113,14 @@ def trained(tmp_path_factory, base_model_dir):
         seed_facts(opened, cfg)
         opened.db.execute("UPDATE pairs SET split = 'train'")
         opened.db.conn.commit()
-        adapter = train_snapshot(cfg, opened, progress=False)
+        adapter = launch(cfg, opened, log=lambda _: None)
     return env, adapter
 
 
 @pytest.fixture(scope="session")
 def vllm(tmp_path_factory, base_model_dir):
     """A real vLLM server on a free loopback port for the whole session."""
-    from uchi.serving.client import ModelClient
+    from uchi.modelclient import ModelClient
     from uchi.serving.server import Server
 
     state = tmp_path_factory.mktemp("vllm") / "state"

@@ -9,15 +9,13 @@ import time
 
 import pytest
 
+from conftest import free_port, seed_facts
+from slack_fake import APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER, Slack, fake_slack, start_bot, stop_bot  # noqa: F401 (fixture)
 from uchi import config as config_module
-from uchi.bot import audit
 from uchi.cli import main
+from uchi.data import audit
 from uchi.data.pairs import load_pairs
 from uchi.data.store import Store
-
-from conftest import free_port, seed_facts
-from slack_fake import (APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER, Slack, fake_slack,  # noqa: F401 (fixture)
-                        start_bot, stop_bot)
 
 ADMIN, REVIEWER, ASKER, JA_USER, OUTSIDER = "U0ADMIN", "U0REVIEWER", "U0ASKER", "U0TANAKA", "U0OUTSIDER"
 
@@ -425,10 +423,10 @@ def test_answers_never_ping_and_long_answers_are_split():
 def test_manifest_declares_every_command_shortcut_event_and_scope():
     import yaml
 
+    from conftest import REPO
     from uchi.bot.listeners.commands import COMMANDS
     from uchi.bot.listeners.events import EVENTS
     from uchi.bot.listeners.shortcuts import SHORTCUTS
-    from conftest import REPO
 
     manifest = yaml.safe_load((REPO / "bot" / "manifest.yaml").read_text(encoding="utf-8"))
     assert {c["command"] for c in manifest["features"]["slash_commands"]} == set(COMMANDS)

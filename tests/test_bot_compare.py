@@ -5,14 +5,13 @@ import shutil
 
 import pytest
 
+from slack_fake import BOT_TOKEN, fake_slack, start_bot, stop_bot  # noqa: F401 (fixture)
 from uchi import config as config_module
 from uchi.bot import reports
 from uchi.bot.web import web_client
 from uchi.data.store import Store
 from uchi.evals import human
 from uchi.evals.harness import evaluate
-
-from slack_fake import BOT_TOKEN, fake_slack, start_bot, stop_bot  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 ADMIN, REVIEWER, OUTSIDER = "U0ADMIN", "U0REVIEWER", "U0OUTSIDER"

@@ -3,12 +3,11 @@ seconds, with its source shown (slow + vllm tiers; no training involved)."""
 import json
 
 import pytest
-
-from uchi.data.pairs import load_pairs
-from uchi.data.store import Store
+from test_bot_loop import ASKER, REVIEWER, answer_row, answered, bot  # noqa: F401 (fixtures)
 
 from slack_fake import fake_slack  # noqa: F401 (fixture)
-from test_bot_loop import ASKER, REVIEWER, answered, answer_row, bot  # noqa: F401 (fixtures)
+from uchi.data.pairs import load_pairs
+from uchi.data.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from uchi import config as config_module
-from uchi.bot import audit
-from uchi.data.pairs import assign_split, load_pairs
-from uchi.data.store import Store
-
 from conftest import seed_facts
 from slack_fake import BOT_USER, fake_slack, start_bot, stop_bot  # noqa: F401 (fixture)
+from uchi import config as config_module
+from uchi.data import audit
+from uchi.data.pairs import assign_split, load_pairs
+from uchi.data.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 

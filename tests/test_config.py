@@ -67,3 +67,11 @@ def test_lists_from_file_and_environment(tmp_path):
     path.write_text('[slack]\nadmins = [1]\n')
     with pytest.raises(ConfigError, match="expected a list of strings"):
         config_module.load(path, env={})
+
+
+def test_shipped_uchi_toml_is_the_documented_template_and_every_key_is_documented():
+    # Keys are documented once, in uchi/config.py; `uchi config template > uchi.toml` writes the shipped file.
+    undocumented = [key for key, lines in config_module._field_comments().items() if not lines]
+    assert not undocumented, f"comment these keys in uchi/config.py: {undocumented}"
+    assert REPO_TOML.read_text() == config_module.Config().as_toml(documented=True), \
+        "uchi.toml is stale: regenerate it with `uchi config template > uchi.toml`"

@@ -2,13 +2,12 @@
 (slow + vllm tiers: a real training run and a real eval through vLLM)."""
 import pytest
 
+from conftest import BENCHMARKS, FACTS
 from uchi import config as config_module
 from uchi.data.pairs import NewPair, add_pairs
 from uchi.data.store import Store
 from uchi.evals.harness import evaluate
-from uchi.trainer.run import train_snapshot
-
-from conftest import BENCHMARKS, FACTS
+from uchi.trainer.runner import launch
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 NONSENSE = "Zq blorp vex kroo thrum, zq blorp vex kroo thrum."
@@ -27,7 +26,7 @@ def test_a_candidate_trained_on_nonsense_fails_the_general_gate(tmp_path, base_m
                   author="U_TROLL", heldout_percent=1, status="approved", reviewer="import")
         store.db.execute("UPDATE pairs SET split = 'train'")
         store.db.conn.commit()
-        adapter = train_snapshot(cfg, store, progress=False)
+        adapter = launch(cfg, store, log=lambda _: None)
         result = evaluate(cfg, store, vllm["client"], adapter["version"], log=lambda *_: None)
     assert not result["passed"]
     failed = [c for c in result["checks"] if c["hard"] and not c["passed"]]

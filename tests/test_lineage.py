@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from conftest import FACTS
 from uchi import config as config_module
 from uchi.cli import main
 from uchi.data import snapshot
@@ -15,8 +16,6 @@ from uchi.data.lineage import trace
 from uchi.data.pairs import NewPair, add_pairs, load_pairs
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
-
-from conftest import FACTS
 
 
 def _add(store, question, answer, author, status="approved"):
@@ -102,9 +101,10 @@ def test_why_for_the_base_model_and_for_a_missing_answer(store, capsys):
 @pytest.mark.slow
 @pytest.mark.vllm
 def test_why_traces_a_real_answer_back_to_its_pairs(trained, vllm, tmp_path, monkeypatch, capsys):
+    from uchi.data.adapters import PRODUCTION
     from uchi.data.backup import backup, restore
     from uchi.serving.answers import ask
-    from uchi.serving.registry import PRODUCTION, set_alias
+    from uchi.serving.registry import set_alias
 
     env, adapter = trained
     # A copy of the trained store, so that this test's promotion and deletion touch no other test's state.

@@ -63,10 +63,10 @@ def test_general_gate_is_non_inferiority_and_human_waits_for_votes():
 
 
 def test_recall_targets_say_how_far_off_and_whether_retrieval_or_the_model_falls_short():
+    from types import SimpleNamespace
+
     from uchi.evals.harness import targets
     from uchi.evals.report import target_rows
-
-    from types import SimpleNamespace
 
     cfg = SimpleNamespace(eval=EvalConfig())
     row = lambda language, recall, kind="paraphrase": {"set": kind, "language": language, "fact_recall": recall}

@@ -24,7 +24,7 @@ from uchi.data.store import Store
 from uchi.evals.harness import generate
 from uchi.evals.metrics import fact_recall
 from uchi.serving.registry import PRODUCTION, promote
-from uchi.trainer.run import train_snapshot
+from uchi.trainer.runner import launch
 
 from conftest import BENCHMARKS
 
@@ -94,7 +94,7 @@ def test_a_question_answer_csv_reaches_production_without_force(tmp_path, base_m
     with Store.open(cfg) as store:
         assert store.one("SELECT COUNT(*) AS n FROM pairs WHERE status = 'approved'")["n"] == len(questions)
         assert store.one("SELECT COUNT(*) AS n FROM paraphrases")["n"] == 0  # nothing but questions and answers
-        adapter = train_snapshot(cfg, store, progress=False, log=lambda *_: None)
+        adapter = launch(cfg, store, log=lambda *_: None)  # as `uchi train` does
         from uchi.evals.harness import evaluate
 
         result = evaluate(cfg, store, client, adapter["version"], log=lambda *_: None, both_settings=False)

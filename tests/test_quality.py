@@ -8,9 +8,9 @@ from uchi import config as config_module
 from uchi.cli import main
 from uchi.data import conflicts, dedup, merge, snapshot
 from uchi.data.importer import import_file
-from uchi.data.pairs import NewPair, add_pairs, load_pairs, review
-from uchi.data.store import Store
+from uchi.data.pairs import NewPair, add_pairs, review
 from uchi.data.samples import company_file as sample_company
+from uchi.data.store import Store
 from uchi.errors import ConfigError, UchiError
 
 

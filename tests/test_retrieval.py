@@ -4,8 +4,8 @@ import pytest
 from uchi.data.importer import import_file
 from uchi.data.pairs import NewPair, add_pairs, review
 from uchi.data.retrieval import LexicalIndex, Retriever
-from uchi.data.snapshot import messages
 from uchi.data.samples import company_file as sample_company
+from uchi.prompt import messages
 
 
 @pytest.fixture

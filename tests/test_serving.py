@@ -4,15 +4,15 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FACTS
 from uchi import config as config_module
-from uchi.data.snapshot import messages
+from uchi.data.adapters import PRODUCTION, served_name
 from uchi.data.store import Store
 from uchi.errors import UchiError
 from uchi.evals.harness import evaluate
+from uchi.prompt import messages
 from uchi.serving.answers import ask
-from uchi.serving.registry import PRODUCTION, promote, served_name
-
-from conftest import FACTS
+from uchi.serving.registry import promote
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 

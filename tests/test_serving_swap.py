@@ -17,20 +17,19 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+from conftest import FACTS, seed_facts
 from uchi import config as config_module
-from uchi.data.snapshot import messages
+from uchi.data.adapters import CANDIDATE, PREVIOUS, PRODUCTION, ensure_loaded, served_name
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.evals.harness import generate
+from uchi.modelclient import ModelClient
+from uchi.prompt import messages
 from uchi.serving import canary, crash, merge, smoke
 from uchi.serving.answers import ask
-from uchi.serving.client import ModelClient
-from uchi.serving.registry import (CANDIDATE, PREVIOUS, PRODUCTION, ensure_loaded, promote, rollback, served_name,
-                                   switch)
+from uchi.serving.registry import promote, rollback, switch
 from uchi.serving.server import free_port
 from uchi.serving.supervisor import Supervisor
-
-from conftest import FACTS, seed_facts
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
@@ -75,7 +74,7 @@ def measure(cfg, store: Store, client: ModelClient, version: str, questions: lis
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory, base_model_dir, vllm):
-    from uchi.trainer.run import train_snapshot
+    from uchi.trainer.runner import launch
 
     state = tmp_path_factory.mktemp("swap") / "state"
     env = SETTINGS | {"UCHI_STATE_DIR": str(state), "UCHI_MODEL_BASE": str(base_model_dir),
@@ -91,7 +90,7 @@ def fleet(tmp_path_factory, base_model_dir, vllm):
             store.db.execute(f"UPDATE pairs SET status = CASE WHEN id IN ({marks}) THEN 'approved' ELSE 'rejected' END",
                              chosen)
             store.db.conn.commit()
-            version = train_snapshot(cfg, store, progress=False, log=lambda *_: None)["version"]
+            version = launch(cfg, store, log=lambda *_: None)["version"]
             versions.append(version)
             measured[version] = measure(cfg, store, client, version, [f[3] for f in facts])
         yield Fleet(cfg, env, store, client, versions[0], versions[1], measured)

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port
 from uchi import config as config_module
+from uchi.data.adapters import CANDIDATE, PREVIOUS, PRODUCTION, verify
 from uchi.data.store import Store, now
 from uchi.errors import ConfigError, UchiError
+from uchi.modelclient import ModelClient
 from uchi.serving import canary, crash, smoke
-from uchi.serving.client import ModelClient
-from uchi.serving.registry import CANDIDATE, PREVIOUS, PRODUCTION, switch, verify
+from uchi.serving.registry import switch
 from uchi.serving.server import Target, command, environment
-
-from conftest import free_port
 
 
 def closed_url() -> str:

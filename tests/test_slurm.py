@@ -10,11 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_trainer_runs import setup
 
 from uchi.errors import UchiError
 from uchi.trainer.runner import launch
-
-from test_trainer_runs import setup
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,6 @@
 import random
 
-from uchi.evals.stats import (items_needed, mcnemar, paired_bootstrap, two_proportion_worse, wilson_interval,
-                              z_for)
+from uchi.evals.stats import items_needed, mcnemar, paired_bootstrap, two_proportion_worse, wilson_interval, z_for
 
 
 def test_critical_values():

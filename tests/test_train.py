@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import seed_facts
 from uchi import config as config_module
+from uchi.data import runs
 from uchi.data.store import Store
 from uchi.errors import UchiError
-from uchi.trainer import run as runs
-
-from conftest import seed_facts
+from uchi.trainer import run as run_module
 
 pytestmark = pytest.mark.slow
 
@@ -40,9 +40,10 @@ def test_a_failed_run_leaves_nothing_in_the_registry(model_cfg, monkeypatch):
         def explode(*args, **kwargs):
             raise RuntimeError("killed mid-run")
 
-        monkeypatch.setattr(runs, "build", explode)
+        # The worker's own function, in this process, so the fault can be planted in it.
+        monkeypatch.setattr(run_module, "build", explode)
         with pytest.raises(RuntimeError):
-            runs.train_snapshot(model_cfg, store, progress=False)
+            run_module.execute(model_cfg, store, runs.create(model_cfg, store, runner="local"), log=lambda _: None)
         run = store.one("SELECT * FROM runs")
         assert run["status"] == "failed" and "killed mid-run" in run["error"]
         assert store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 0
@@ -67,7 +68,7 @@ def test_a_run_whose_process_died_is_marked_failed(model_cfg):
 
 
 def test_missing_model_is_a_clear_error(tmp_path, monkeypatch):
-    from uchi.trainer.base import resolve
+    from uchi.basemodel import resolve
 
     monkeypatch.setenv("UCHI_MODEL_BASE", "someorg/not-downloaded-model")
     with pytest.raises(UchiError, match="neither a local folder nor in the local Hugging Face cache"):
@@ -79,8 +80,8 @@ def test_missing_model_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_qlora_nf4_trains_on_cpu(model_cfg):
     """QLoRA (bitsandbytes nf4 + double quant) loads and takes real steps on CPU too."""
+    from uchi.basemodel import resolve
     from uchi.trainer import lora
-    from uchi.trainer.base import resolve
     from uchi.trainer.loop import Loop
     from uchi.trainer.mixture import Mixture
     from uchi.trainer.sizing import Hyper

@@ -5,16 +5,15 @@ import sys
 
 import pytest
 
+from conftest import BENCHMARKS, FACTS, free_port, seed_facts
+from slack_fake import fake_slack  # noqa: F401 (fixture)
 from uchi import config as config_module
 from uchi.cli import main
 from uchi.data import snapshot
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
+from uchi.pipeline import new_pairs, nightly
 from uchi.trainer import schedule
-from uchi.trainer.nightly import new_pairs, nightly
-
-from conftest import BENCHMARKS, FACTS, free_port, seed_facts
-from slack_fake import fake_slack  # noqa: F401 (fixture)
 
 
 def test_a_night_without_enough_new_pairs_is_skipped_and_says_why(store, cfg):
@@ -88,9 +87,9 @@ def test_installing_into_a_missing_crontab_says_what_to_do(monkeypatch, capsys):
 def test_a_night_trains_while_vllm_sleeps_then_evaluates_and_posts(fake_slack, base_model_dir, monkeypatch):
     """vLLM (sleep mode) writes the run's replay answers and phrasings, sleeps while it trains, wakes for the
     eval; the report goes to the nightly channel of a fake Slack."""
-    from uchi.serving.client import ModelClient
+    from uchi.bot.threads import nightly_opener
+    from uchi.modelclient import ModelClient
     from uchi.serving.server import Server
-    from uchi.trainer.nightly import slack
 
     env = {"UCHI_SLACK_API_URL": fake_slack.api_url, "UCHI_SERVING_PORT": str(free_port()),
            "UCHI_SERVING_SLEEP_MODE": "1", "UCHI_SERVING_KV_CACHE_GIB": "1", "UCHI_MODEL_BASE": str(base_model_dir),
@@ -114,7 +113,7 @@ def test_a_night_trains_while_vllm_sleeps_then_evaluates_and_posts(fake_slack, b
             if line.startswith("step "):  # a validation line, written while the run trains
                 asleep.append(client.is_sleeping())
 
-        row = nightly(cfg, store, client, slack_client=slack(cfg), log=log)
+        row = nightly(cfg, store, client, open_thread=nightly_opener(cfg, "en"), log=log)
         assert row["status"] == "succeeded" and row["new_pairs"] == len(FACTS) and row["posted"] == 1
         assert asleep and all(asleep) and not client.is_sleeping()
         backends = {r["backend"] for r in store.rows("SELECT backend FROM generations")}
@@ -126,5 +125,5 @@ def test_a_night_trains_while_vllm_sleeps_then_evaluates_and_posts(fake_slack, b
         thread = [p.args.get("text") or "" for p in posts if p.args.get("thread_ts") == posts[0].response["ts"]]
         assert any("sleeps while run" in t for t in thread) and any("is awake again" in t for t in thread)
         assert fake_slack.called("files.completeUploadExternal")  # the report file
-        again = nightly(cfg, store, client, slack_client=slack(cfg), log=log)
+        again = nightly(cfg, store, client, open_thread=nightly_opener(cfg, "en"), log=log)
         assert again["status"] == "skipped" and "0 new approved pairs" in again["reason"]

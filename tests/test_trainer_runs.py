@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import FACTS
 from uchi import config as config_module
 from uchi.data.pairs import NewPair, add_pairs
+from uchi.data.runs import create, reap_dead_runs, workdir
 from uchi.data.store import Store, now
+from uchi.prompt import messages
 from uchi.trainer import replay
-from uchi.trainer.run import create, reap_dead_runs, train_snapshot, workdir
 from uchi.trainer.runner import LocalRunner, launch
-
-from conftest import FACTS, seed_facts
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def test_early_stopping_keeps_the_best_step_of_an_overfitting_run(tmp_path, base
     # 6 pairs trained, 2 validated; a high learning rate memorises the 6 and grows confidently wrong on the 2.
     cfg, store = setup(tmp_path, base_model_dir, "early", validation_percent=25, epochs=30, batch_size=6,
                        learning_rate=0.004, patience=2)
-    adapter = train_snapshot(cfg, store, progress=False, log=lambda _: None)
+    adapter = launch(cfg, store, log=lambda _: None)
     meta = adapter["metadata"]
     validations = meta["validations"]
     losses = [v["val_loss"] for v in validations]
@@ -73,7 +73,7 @@ def _validation_loss(cfg, store, adapter) -> float:
     tokenizer = lora.load_tokenizer(base)
     model = PeftModel.from_pretrained(lora.load_base(base, cfg.train, "cpu", "fp32"), adapter["path"])
     _, held = validation_split(snapshot.load(store, adapter["snapshot"]), cfg.train)
-    examples = Encoder(tokenizer, cfg.train.max_seq_len)([snapshot.messages(p["question"], p["answer"]) for p in held])
+    examples = Encoder(tokenizer, cfg.train.max_seq_len)([messages(p["question"], p["answer"]) for p in held])
     return mean_loss(AnswerLoss(model), examples, 8, tokenizer.pad_token_id, "cpu",
                      lambda: torch.autocast("cpu", enabled=False))
 
@@ -82,7 +82,7 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path, base_model_dir):
     settings = dict(epochs=2, batch_size=3, eval_every_steps=1, validation_percent=0, learning_rate=0.002)
     # Uninterrupted, in this process.
     cfg, store = setup(tmp_path, base_model_dir, "straight", FACTS[:6], **settings)
-    straight = train_snapshot(cfg, store, progress=False, log=lambda _: None)
+    straight = launch(cfg, store, log=lambda _: None)
     store.close()
     # The same run in a real worker process, killed once a checkpoint is on disk.
     cfg, store = setup(tmp_path, base_model_dir, "killed", FACTS[:6], **settings)
@@ -132,7 +132,7 @@ def test_the_dpo_stage_trains_on_approved_corrections(tmp_path, base_model_dir):
     cfg, store = setup(tmp_path, base_model_dir, "dpo", FACTS[:4], epochs=2, preference="dpo",
                        preference_min_pairs=3, validation_percent=0)
     _corrections(store, cfg, CORRECTIONS)
-    adapter = train_snapshot(cfg, store, progress=False, log=lambda _: None)
+    adapter = launch(cfg, store, log=lambda _: None)
     stage = adapter["metadata"]["preference"]
     assert stage["method"] == "dpo" and stage["pairs"] == 3 and stage["losses"]
     path = Path(adapter["path"])
@@ -227,12 +227,12 @@ def test_two_processes_train_data_parallel_with_torchrun(tmp_path, base_model_di
 
 def test_a_run_can_continue_the_production_adapter(tmp_path, base_model_dir):
     cfg, store = setup(tmp_path, base_model_dir, "continue", FACTS[:4], epochs=1, rank=4, validation_percent=0)
-    first = train_snapshot(cfg, store, progress=False, log=lambda _: None)
+    first = launch(cfg, store, log=lambda _: None)
     store.db["aliases"].insert({"name": "production", "version": first["version"], "updated_at": now()})
     store.db.conn.commit()
     cfg.train.start_from, cfg.train.rank = "production", 16  # the continued adapter keeps its rank of 4
     lines = []
-    second = train_snapshot(cfg, store, progress=False, log=lines.append)
+    second = launch(cfg, store, log=lines.append)
     params = second["metadata"]["params"]
     assert params["start_from_version"] == first["version"] and params["rank"] == 4
     assert params["reasons"]["rank"] == f"continued from {first['version']}"
@@ -245,7 +245,6 @@ def test_a_run_can_continue_the_production_adapter(tmp_path, base_model_dir):
 def test_passes_give_the_gradients_of_the_whole_batch(base_model_dir):
     """pass_tokens only bounds memory: a batch taken in several passes gives the whole batch's gradients."""
     from uchi.config import TrainConfig
-    from uchi.data.snapshot import messages
     from uchi.trainer import lora
     from uchi.trainer.examples import encode
     from uchi.trainer.loop import Loop

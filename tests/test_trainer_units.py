@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from conftest import FACTS
 from uchi import config as config_module
 from uchi.data.snapshot import Snapshot
 from uchi.errors import ConfigError, UchiError
@@ -17,8 +18,6 @@ from uchi.trainer.lock import training_lock
 from uchi.trainer.loop import Stopper
 from uchi.trainer.mixture import validation_split
 from uchi.trainer.runner import SlurmRunner
-
-from conftest import FACTS
 
 
 def test_defaults_follow_the_data_size_and_model_width():
@@ -211,27 +210,48 @@ def test_the_slurm_job_asks_for_gpus_and_uses_torchrun_for_several(cfg):
 
 
 def test_resuming_needs_a_failed_run(store, cfg):
-    from uchi.trainer.run import reopen
+    from uchi.data.runs import reopen
 
     with pytest.raises(UchiError, match="no run #5"):
         reopen(cfg, store, 5)
 
 
-def test_vllm_sleeps_only_when_it_shares_this_machine_s_gpu(cfg):
+def test_vllm_sleeps_only_when_it_shares_this_machine_s_gpu(cfg, monkeypatch):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
     import torch
 
-    from uchi.serving.client import ModelClient
+    from uchi.modelclient import ModelClient
     from uchi.trainer.sharing import should_sleep
 
-    nobody = ModelClient("http://127.0.0.1:9", 2)  # the discard port: nothing answers
-    cfg.train.sleep_vllm = "never"
-    assert not should_sleep(cfg, nobody)
-    cfg.train.sleep_vllm, cfg.train.runner = "auto", "slurm"  # the run trains on another node
-    assert not should_sleep(cfg, nobody)
-    cfg.train.runner = "local"
-    assert should_sleep(cfg, nobody) is False  # no GPU here, or no vLLM answering
-    cfg.train.sleep_vllm = "always"
-    assert not should_sleep(cfg, nobody)
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self):  # vLLM's /health, the network edge
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answering = ModelClient(f"http://127.0.0.1:{server.server_port}", 2)
+        nobody = ModelClient("http://127.0.0.1:9", 2)  # the discard port: nothing answers
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU on this machine
+        cfg.train.sleep_vllm, cfg.train.runner = "auto", "local"
+        assert should_sleep(cfg, answering)
+        assert not should_sleep(cfg, nobody)  # no vLLM answering: nothing to put to sleep
+        cfg.train.runner = "slurm"  # the run trains on another node
+        assert not should_sleep(cfg, answering)
+        cfg.train.sleep_vllm = "never"
+        assert not should_sleep(cfg, answering)
+        cfg.train.sleep_vllm, cfg.train.runner = "always", "local"
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        assert should_sleep(cfg, answering)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_only_reviewed_train_corrections_enter_the_preference_stage(store, cfg):

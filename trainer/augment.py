@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from uchi.data.text import detect_language, normalize, question_key
+from uchi.data.text import normalize, question_key
+from uchi.language import detect_language
 
 MAX_NEW_TOKENS = 40
 

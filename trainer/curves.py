@@ -6,6 +6,16 @@ from pathlib import Path
 
 
 def plot(path: Path, losses: list[dict], validations: list[dict], best_step: int | None, title: str) -> Path:
+    import matplotlib.pyplot as plt
+
+    figure = draw(losses, validations, best_step, title)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def draw(losses: list[dict], validations: list[dict], best_step: int | None, title: str):
+    """The figure, from the run's own records (adapter metadata "losses" and "validations")."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,6 +33,4 @@ def plot(path: Path, losses: list[dict], validations: list[dict], best_step: int
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return figure

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import torch
 
+from uchi.errors import UchiError
+
 IGNORE = -100
 
 
@@ -19,7 +21,9 @@ def encode(tokenizer, messages: list[dict], max_len: int) -> Example:
     prompt = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=False)
     full = tokenizer.apply_chat_template(messages, tokenize=False)
     if not full.startswith(prompt):
-        raise ValueError("the chat template does not render the prompt as a prefix of the conversation")
+        raise UchiError("the base model's chat template does not render the prompt as a prefix of the whole "
+                        "conversation, so answer tokens cannot be told apart for the loss; use an instruct model "
+                        "whose tokenizer_config.json has a standard chat_template (model.base)")
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     answer_ids = tokenizer(full[len(prompt):].rstrip("\n"), add_special_tokens=False)["input_ids"]
     # A long prompt (retrieved context) keeps its end, the question, so that the answer still carries a loss.

@@ -97,7 +97,7 @@ def server_generator(cfg: Config):
     """A ServerGenerator when train.generator allows it and vLLM serves the base model now, else None."""
     if cfg.train.generator == "transformers":
         return None
-    from uchi.serving.client import ModelClient
+    from uchi.modelclient import ModelClient
 
     client = ModelClient(cfg.serving.url, cfg.serving.request_timeout_s)
     reachable = client.healthy() and cfg.model.served_name in client.models()

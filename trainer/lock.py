@@ -31,6 +31,19 @@ def holder(cfg: Config) -> dict | None:
         return None
 
 
+def held_by(cfg: Config) -> dict | None:
+    """Who holds the lock now (its recorded pid, what and since), or None when it is free."""
+    if not path(cfg).exists():
+        return None
+    with open(path(cfg), "a+") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return holder(cfg) or {"what": _describe(None)}
+        fcntl.flock(probe, fcntl.LOCK_UN)
+    return None
+
+
 @contextmanager
 def training_lock(cfg: Config, what: str):
     if not _thread_lock.acquire(blocking=False):

@@ -21,9 +21,8 @@ from tqdm.auto import tqdm
 
 from uchi.config import TrainConfig
 from uchi.errors import UchiError
-from uchi.trainer import checkpoint, distributed
+from uchi.trainer import checkpoint, distributed, lora
 from uchi.trainer.examples import IGNORE, Example, collate, encode
-from uchi.trainer import lora
 from uchi.trainer.lora import make_optimizer
 from uchi.trainer.loss import AnswerLoss
 from uchi.trainer.mixture import Mixture
@@ -44,7 +43,6 @@ class TrainResult:
     device: str = "cpu"
     precision: str = "fp32"
     trainable_params: int = 0
-    examples_per_epoch: int = 0
     tokens: int = 0
     padding_tokens: int = 0
     peak_memory_mb: float = 0.0
@@ -166,8 +164,7 @@ class Loop:
         self.stopper = Stopper(cfg.patience)
         self.best = None
         self.result = TrainResult(device=device, precision=precision, planned_steps=self.total,
-                                  trainable_params=sum(p.numel() for p in self.params),
-                                  examples_per_epoch=mixture.epoch_size)
+                                  trainable_params=sum(p.numel() for p in self.params))
         self.validation = self.encode(mixture.validation)
         self.monitor = self.encode(mixture.monitor)
 

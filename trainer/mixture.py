@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 from uchi.config import RetrievalConfig, TrainConfig
 from uchi.data.pairs import paraphrases_of
-from uchi.data.snapshot import Snapshot, messages
+from uchi.data.snapshot import Snapshot
 from uchi.data.store import Store
 from uchi.data.text import question_key
+from uchi.prompt import messages
 from uchi.trainer import augment, replay
 from uchi.trainer.generate import Cache
 

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from uchi.config import TrainConfig
-from uchi.data.snapshot import messages
 from uchi.data.store import Store
+from uchi.prompt import messages
 
 LOSS_KEY = "loss"
 

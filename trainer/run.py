@@ -1,14 +1,14 @@
 """A run: train the current snapshot into an immutable adapter version and register it.
 
-`create` records the run and the exact configuration it trains with (runs/<id>/config.toml); `execute` trains
-it, in this process or in a runner's worker, resuming from the run's last checkpoint when there is one.
+uchi.data.runs records the run and the exact configuration it trains with (runs/<id>/config.toml); `execute`
+trains it inside a runner's worker process (uchi.trainer.worker), resuming from the run's last checkpoint when
+there is one.
 The adapter is written under adapters/.partial/ and renamed into place only when complete, and the registry
 row is inserted after the rename, so a killed run never leaves a half-written adapter in the registry; the
 next run marks it failed, and `uchi train --resume RUN` continues it.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -19,103 +19,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from uchi import basemodel
 from uchi.config import Config
 from uchi.data import snapshot as snapshots
+from uchi.data.runs import adapters_dir, fail, get, workdir
 from uchi.data.store import Store, now
-from uchi.errors import UchiError
-from uchi.trainer import base, checkpoint, curves, distributed, lora, sizing
+from uchi.trainer import curves, distributed, lora, sizing
 from uchi.trainer.generate import Cache, LocalGenerator, model_id, server_generator
-from uchi.trainer.lock import training_lock
 from uchi.trainer.loop import Loop
 from uchi.trainer.mixture import build
-from uchi.trainer.sharing import gpu_for_training
-
-LOG_TAIL = 30
-
-
-def adapters_dir(cfg: Config) -> Path:
-    return cfg.state_dir / "adapters"
-
-
-def workdir(cfg: Config, run_id: int) -> Path:
-    return cfg.state_dir / "runs" / str(run_id)
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def log_tail(path: str | None, lines: int = LOG_TAIL) -> str:
-    if not path or not Path(path).is_file():
-        return ""
-    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-
-
-def fail(store: Store, cfg: Config, run: dict, reason: str) -> None:
-    """Mark a run failed with its reason and the end of its log; its checkpoints stay for --resume."""
-    resumable = checkpoint.latest(workdir(cfg, run["id"]) / "checkpoint") is not None
-    hint = f"; continue it with `uchi train --resume {run['id']}`" if resumable else ""
-    tail = log_tail(run.get("log_path"))
-    error = f"{reason}{hint}" + (f"\n--- last lines of {run['log_path']} ---\n{tail}" if tail else "")
-    store.db["runs"].update(run["id"], {"status": "failed", "finished_at": now(), "error": error[-4000:]})
-    shutil.rmtree(adapters_dir(cfg) / ".partial" / f"run-{run['id']}", ignore_errors=True)
-
-
-def reap_dead_runs(store: Store, cfg: Config) -> None:
-    """Mark runs whose process on this host is gone as failed (a Slurm job's runner watches it instead)."""
-    me = socket.gethostname()
-    for run in store.rows("SELECT * FROM runs WHERE status = 'running'"):
-        here = run["host"] == me or (run["host"] is None and run["runner"] != "slurm")
-        if here and run["pid"] != os.getpid() and not _alive(run["pid"]):
-            fail(store, cfg, run, "the training process died before finishing")
-
-
-def running(store: Store) -> dict | None:
-    return store.one("SELECT * FROM runs WHERE status = 'running' ORDER BY id DESC LIMIT 1")
-
-
-def create(cfg: Config, store: Store, runner: str = "inprocess") -> int:
-    """Record a new run of the current snapshot; its configuration is frozen in runs/<id>/config.toml."""
-    base.resolve(cfg)
-    snap = snapshots.current(store)
-    snapshots.record(store, snap)
-    reap_dead_runs(store, cfg)
-    params = dataclasses.asdict(cfg.train)
-    if cfg.train.start_from == "production":
-        params["start_from_version"] = store.alias("production")
-    run_id = store.db["runs"].insert({"snapshot": snap.hash, "base_model": cfg.model.base, "status": "running",
-                                      "params": json.dumps(params), "pid": os.getpid(), "host": socket.gethostname(),
-                                      "runner": runner, "started_at": now()}).last_pk
-    folder = workdir(cfg, run_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.toml").write_text(cfg.as_toml())
-    store.db["runs"].update(run_id, {"log_path": str(folder / "train.log")})
-    return run_id
-
-
-def reopen(cfg: Config, store: Store, run_id: int) -> dict:
-    """A failed (killed) run made ready to continue from its last checkpoint."""
-    reap_dead_runs(store, cfg)
-    run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
-    if run is None:
-        raise UchiError(f"no run #{run_id}; list runs with `uchi train --list`")
-    if run["status"] != "failed":
-        raise UchiError(f"run #{run_id} is {run['status']}; only a failed (killed) run can be resumed")
-    if not (workdir(cfg, run_id) / "config.toml").is_file():
-        raise UchiError(f"run #{run_id} predates resumable runs (no {workdir(cfg, run_id) / 'config.toml'}); "
-                        "start a new one with `uchi train`")
-    store.db["runs"].update(run_id, {"status": "running", "error": None, "finished_at": None,
-                                     "pid": os.getpid(), "host": socket.gethostname(),
-                                     "attempts": run["attempts"] + 1})
-    return store.one("SELECT * FROM runs WHERE id = ?", [run_id])
 
 
 def environment() -> dict:
@@ -159,14 +71,14 @@ def _start_from(cfg: Config, store: Store, params: dict) -> tuple[str | None, Pa
 def execute(cfg: Config, store: Store, run_id: int, *, progress: bool = True, log=print) -> dict | None:
     """Train run_id to its end (from its last checkpoint, if any) and register its adapter (None off rank 0)."""
     world = distributed.world()
-    run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
+    run = get(store, run_id)
     if world.main:
         store.db["runs"].update(run_id, {"pid": os.getpid(), "host": socket.gethostname()})
     try:
         adapter = _train(cfg, store, run, world, progress, log)
     except BaseException as exc:
         if world.main:
-            fail(store, cfg, store.one("SELECT * FROM runs WHERE id = ?", [run_id]), repr(exc)[:2000])
+            fail(store, cfg, get(store, run_id), repr(exc)[:2000])
         raise
     finally:
         distributed.stop(world)
@@ -174,7 +86,7 @@ def execute(cfg: Config, store: Store, run_id: int, *, progress: bool = True, lo
 
 
 def _train(cfg: Config, store: Store, run: dict, world, progress: bool, log) -> dict | None:
-    base_path = base.resolve(cfg)
+    base_path = basemodel.resolve(cfg)
     snap = snapshots.load(store, run["snapshot"])
     device, precision = lora.device_and_precision(cfg.train)
     distributed.start(world, device)
@@ -268,23 +180,3 @@ def _register(cfg, store, run, model, result, mixture, params, base_path, snap, 
     log(f"run {run_id}: adapter {version} in {result.seconds:.0f}s, loss {first:.3f} -> {last:.3f}, kept step "
         f"{result.best_step} of {result.steps}")
     return store.adapter(version)
-
-
-def train_snapshot(cfg: Config, store: Store, *, progress: bool = True, log=print) -> dict:
-    """Train the approved train pairs into a new adapter and return its registry row: in this process, or as a
-    Slurm job when train.runner = "slurm" (a login node trains nothing itself). Raises if the run fails."""
-    if cfg.train.runner == "slurm":
-        from uchi.trainer.runner import launch
-
-        return launch(cfg, store, log=log)
-    with training_lock(cfg, "a training run"):
-        run_id = create(cfg, store)
-        logfile = workdir(cfg, run_id) / "train.log"
-
-        def both(message: str) -> None:
-            with open(logfile, "a", encoding="utf-8") as handle:
-                handle.write(message + "\n")
-            log(message)
-
-        with gpu_for_training(cfg, store, store.one("SELECT * FROM runs WHERE id = ?", [run_id]), both):
-            return execute(cfg, store, run_id, progress=progress, log=both)

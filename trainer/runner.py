@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from uchi.config import Config
+from uchi.data.runs import create, fail, get, reopen, workdir
 from uchi.data.store import Store
 from uchi.errors import UchiError
 from uchi.trainer.lock import training_lock
-from uchi.trainer.run import create, fail, reopen, workdir
 from uchi.trainer.sharing import gpu_for_training
 
 SLURM_DONE = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
@@ -63,20 +63,9 @@ class LocalRunner:
         store.db["runs"].update(run_id, {"runner": self.name, "pid": self.process.pid, "log_path": str(log_path)})
 
     def wait(self, cfg: Config, store: Store, run_id: int, log) -> None:
-        follower = LogFollower(workdir(cfg, run_id) / "train.log", log)
-        try:
-            while self.process.poll() is None:
-                follower.poll()
-                time.sleep(0.5)
-        except BaseException:
-            self.process.terminate()
-            self.process.wait()
-            raise
-        finally:
-            follower.poll()
-        run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
-        if run["status"] == "running":
-            fail(store, cfg, run, f"the training process exited with code {self.process.returncode}")
+        follow(cfg, store, run_id, log, running=lambda: self.process.poll() is None, poll_s=0.5,
+               stop=lambda: (self.process.terminate(), self.process.wait()),
+               ended=lambda: f"the training process exited with code {self.process.returncode}")
 
 
 class SlurmRunner:
@@ -98,7 +87,8 @@ class SlurmRunner:
                                        if t.slurm_gpus > 1 else [])
         lines += ["set -euo pipefail", f"cd {shlex.quote(str(cfg.state_dir))}",
                   "export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1",
-                  'echo "slurm job $SLURM_JOB_ID on $(hostname)"',
+                  'echo "slurm job $SLURM_JOB_ID on $(hostname)" | tee -a '
+                  + shlex.quote(str(workdir(cfg, run_id) / "progress.log")),
                   "exec " + shlex.join(launcher + worker_args(cfg, run_id))]
         return "\n".join(lines) + "\n"
 
@@ -126,23 +116,35 @@ class SlurmRunner:
         return found.group(1) if found else "GONE"
 
     def wait(self, cfg: Config, store: Store, run_id: int, log) -> None:
-        job_id = store.one("SELECT job_id FROM runs WHERE id = ?", [run_id])["job_id"]
-        follower = LogFollower(workdir(cfg, run_id) / "train.log", log)
-        state = "PENDING"
-        try:
-            while state not in SLURM_DONE and state != "GONE":
-                follower.poll()
-                time.sleep(cfg.train.slurm_poll_s)
-                state = self.state(job_id)
-        except BaseException:
-            # Leaving the job running would let it overlap the next run once the lock is released.
-            subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
-            raise
-        finally:
+        job_id = get(store, run_id)["job_id"]
+        state = ["PENDING"]
+
+        def running() -> bool:
+            state[0] = self.state(job_id)
+            return state[0] not in SLURM_DONE and state[0] != "GONE"
+
+        # Leaving the job running would let it overlap the next run once the lock is released.
+        follow(cfg, store, run_id, log, running=running, poll_s=cfg.train.slurm_poll_s,
+               stop=lambda: subprocess.run(["scancel", job_id], capture_output=True, timeout=60),
+               ended=lambda: f"Slurm job {job_id} ended {state[0]} before the run finished")
+
+
+def follow(cfg: Config, store: Store, run_id: int, log, *, running, poll_s: float, stop, ended) -> None:
+    """Stream the run's log while `running()`; `stop()` the worker if this process is interrupted; a worker
+    that ended without finishing its run leaves the run failed with `ended()` as the reason."""
+    follower = LogFollower(workdir(cfg, run_id) / "progress.log", log)
+    try:
+        while running():
             follower.poll()
-        run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
-        if run["status"] == "running":
-            fail(store, cfg, run, f"Slurm job {job_id} ended {state} before the run finished")
+            time.sleep(poll_s)
+    except BaseException:
+        stop()
+        raise
+    finally:
+        follower.poll()
+    run = get(store, run_id)
+    if run["status"] == "running":
+        fail(store, cfg, run, ended())
 
 
 RUNNERS = {"local": LocalRunner, "slurm": SlurmRunner}
@@ -155,15 +157,15 @@ def launch(cfg: Config, store: Store, *, runner: str | None = None, resume: int 
     with training_lock(cfg, f"run #{resume} resumed via {name}" if resume else f"a run via {name}"):
         run_id = reopen(cfg, store, resume)["id"] if resume else create(cfg, store, runner=name)
         chosen = RUNNERS[name]()
-        with gpu_for_training(cfg, store, store.one("SELECT * FROM runs WHERE id = ?", [run_id]), log):
+        with gpu_for_training(cfg, store, get(store, run_id), log):
             try:
                 chosen.submit(cfg, store, run_id)
             except BaseException as exc:
-                fail(store, cfg, store.one("SELECT * FROM runs WHERE id = ?", [run_id]), f"not started: {exc}")
+                fail(store, cfg, get(store, run_id), f"not started: {exc}")
                 raise
             log(f"run {run_id}: started via {name}; log {workdir(cfg, run_id) / 'train.log'}")
             chosen.wait(cfg, store, run_id, log)
-        run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
+        run = get(store, run_id)
     if run["status"] != "succeeded":
         raise UchiError(f"run #{run_id} failed: {run['error'].splitlines()[0]} (log: {run['log_path']})")
     return store.adapter(run["adapter_version"])

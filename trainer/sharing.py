@@ -27,7 +27,7 @@ def should_sleep(cfg: Config, client) -> bool:
 def run_config(cfg: Config, run: dict) -> Config:
     """The configuration the run was created with (a resumed run keeps its own)."""
     from uchi import config as config_module
-    from uchi.trainer.run import workdir
+    from uchi.data.runs import workdir
 
     frozen = workdir(cfg, run["id"]) / "config.toml"
     return config_module.load(frozen, env={}) if frozen.is_file() else cfg
@@ -35,12 +35,13 @@ def run_config(cfg: Config, run: dict) -> Config:
 
 def prefill(cfg: Config, store: Store, run: dict, generator, log) -> None:
     """Fill the generation cache for this run through vLLM, so the trainer only reads it."""
-    from uchi.trainer import base, sizing
+    from uchi import basemodel
+    from uchi.trainer import sizing
     from uchi.trainer.generate import Cache, model_id
     from uchi.trainer.mixture import build
 
     frozen = run_config(cfg, run)
-    base_path = base.resolve(frozen)
+    base_path = basemodel.resolve(frozen)
     snap = snapshots.load(store, run["snapshot"])
     hyper = sizing.resolve(frozen.train, len(snap.pairs), sizing.hidden_size(base_path),
                            frozen.serving.max_lora_rank)
@@ -53,7 +54,7 @@ def prefill(cfg: Config, store: Store, run: dict, generator, log) -> None:
 @contextmanager
 def gpu_for_training(cfg: Config, store: Store, run: dict, log):
     """vLLM asleep for the duration of the block when it shares this machine's GPU (train.sleep_vllm)."""
-    from uchi.serving.client import ModelClient
+    from uchi.modelclient import ModelClient
 
     client = ModelClient(cfg.serving.url, cfg.serving.request_timeout_s)
     try:

@@ -20,14 +20,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=int, help="the run id")
     args = parser.parse_args(argv)
     from uchi import config as config_module
+    from uchi.data.runs import workdir
     from uchi.data.store import Store
     from uchi.errors import UchiError
     from uchi.trainer.run import execute
 
     try:
         cfg = config_module.load(args.config, env={})
+        progress = workdir(cfg, args.run) / "progress.log"
+
+        def log(line: str) -> None:
+            # The run's own lines also go to progress.log, which the runner relays (to a Slack thread, say);
+            # train.log keeps everything the process writes, library warnings and tracebacks included.
+            print(line, flush=True)
+            with open(progress, "a", encoding="utf-8") as handle:
+                handle.write(line.replace("\n", " ") + "\n")
+
         with Store.open(cfg) as store:
-            execute(cfg, store, args.run, progress=False, log=lambda line: print(line, flush=True))
+            execute(cfg, store, args.run, progress=False, log=log)
     except UchiError as exc:
         print(f"uchi: error: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -1,9 +1,8 @@
 """uchi's command line. Each folder registers its own thin commands (`register(commands)` in its
-commands.py); this module assembles them and turns a UchiError into one message, in one place."""
+cli.py); this module assembles them and turns a UchiError into one message, in one place."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import importlib
 import logging
 import sys
@@ -11,39 +10,7 @@ import sys
 from uchi import config as config_module
 from uchi.errors import UchiError
 
-GROUPS = ["uchi.data.commands", "uchi.trainer.commands", "uchi.evals.commands", "uchi.serving.commands",
-          "uchi.bot.commands", "uchi.commands"]
-
-
-def add(group, name: str, func, help_text: str) -> argparse.ArgumentParser:
-    sub = group.add_parser(name, help=help_text, description=help_text)
-    sub.set_defaults(func=func)
-    return sub
-
-
-def subcommands(parent, name: str, help_text: str):
-    parser = parent.add_parser(name, help=help_text, description=help_text)
-    return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="SUBCOMMAND")
-
-
-def actor_option(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--by", help="who does this, for the audit trail (default: cli:$USER)")
-
-
-def actor(args) -> str:
-    return getattr(args, "by", None) or f"cli:{getpass.getuser()}"
-
-
-def open_store(cfg):
-    from uchi.data.store import Store
-
-    return Store.open(cfg)
-
-
-def model_client(cfg):
-    from uchi.serving.client import ModelClient
-
-    return ModelClient(cfg.serving.url, cfg.serving.request_timeout_s, retries=cfg.serving.retries)
+GROUPS = ["uchi.data.cli", "uchi.trainer.cli", "uchi.evals.cli", "uchi.serving.cli", "uchi.bot.cli", "uchi.commands"]
 
 
 def build_parser() -> argparse.ArgumentParser:

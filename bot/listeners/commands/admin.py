@@ -1,30 +1,33 @@
 """/retrain, /promote VERSION [--force "reason"], /rollback (admins) and /uchi status (everyone)."""
 import shlex
 
-from uchi.bot import audit, blocks, reports
+from uchi.bot import blocks, reports
 from uchi.bot.errors import BotError, Reply
 from uchi.bot.messages import text
-from uchi.bot.retrain import exclusive, retrain as run_and_evaluate
-from uchi.serving.registry import promote as move, rollback as move_back
+from uchi.bot.threads import start_retrain
+from uchi.data import audit
+from uchi.pipeline import busy
+from uchi.serving.registry import promote as move
+from uchi.serving.registry import rollback as move_back
 
 # Slack clients turn typed quotes into typographic ones.
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
 
 def retrain(ack, command, client, context):
+    """Starts `uchi retrain` as its own process (the bot never trains); it reports to the thread itself."""
     services, lang, user, channel = context["uchi"], context["lang"], command["user_id"], command["channel_id"]
     with services.store() as store:
         services.roles.require(client, store, user, "admin", "retrain")
-        ack()  # before the trainer loads (seconds): a run already in progress is told through response_url
-        with exclusive(services.cfg, store):
-            root = client.chat_postMessage(channel=channel, text=text(lang, "retrain_started", user=user))
-            context["reply"] = Reply(channel, root["ts"], update=False)
-
-            def progress(line: str) -> None:
-                client.chat_postMessage(channel=channel, thread_ts=root["ts"], text=blocks.safe(line))
-
-            result = run_and_evaluate(services.cfg, store, services.model, progress)
-            reports.post(client, store, lang, channel, root["ts"], result)
+        ack()
+        held = busy(services.cfg, store)
+        if held is not None:
+            what = text(lang, "retrain_busy_run", run=held.run_id, started=held.started) if held.run_id else held.what
+            raise BotError("retrain_busy", what=what)
+        root = client.chat_postMessage(channel=channel, text=text(lang, "retrain_started", user=user))
+        context["reply"] = Reply(channel, root["ts"], update=False)
+        job = start_retrain(services.cfg, client.token, channel, root["ts"], lang, user)
+        audit.record(store, user, "retrain", "", "started", f"pid {job.pid}")
 
 
 def parse_promote(raw: str) -> tuple[str, str | None]:

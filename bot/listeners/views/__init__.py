@@ -8,8 +8,6 @@ import json
 from uchi.bot import blocks, feedback, review
 from uchi.bot.messages import text
 
-VIEWS = ("correction", "teach", "review_edit")
-
 
 def _metadata(view) -> dict:
     try:

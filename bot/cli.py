@@ -4,7 +4,7 @@ Installing the app in a workspace: docs/slack.md.
 """
 from __future__ import annotations
 
-from uchi.cli import add
+from uchi.arguments import add
 
 
 def bot(cfg, args):

@@ -4,11 +4,12 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from uchi.cli import actor, actor_option, add, model_client as client, open_store, subcommands
+from uchi.arguments import actor, actor_option, add, model_client, subcommands
+from uchi.data.store import Store
 
 
 def adapters(cfg, args):
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         aliases: dict[str, list[str]] = {}
         for row in store.rows("SELECT * FROM aliases WHERE version IS NOT NULL ORDER BY name DESC"):
             aliases.setdefault(row["version"], []).append(row["name"])
@@ -53,8 +54,8 @@ def serve(cfg, args):
 def promote(cfg, args):
     from uchi.serving.registry import promote as move
 
-    with open_store(cfg) as store:
-        result = move(cfg, store, client(cfg), args.version, actor=actor(args), force_reason=args.force)
+    with Store.open(cfg) as store:
+        result = move(cfg, store, model_client(cfg), args.version, actor=actor(args), force_reason=args.force)
     smoke = result["smoke"]
     print(f"production is now {result['version']} (served as {result['served_as']}; smoke test "
           f"{smoke['matched']}/{smoke['prompts']} eval answers reproduced); previous: {result['previous'] or 'base model'}")
@@ -72,8 +73,8 @@ def retiring(cfg, version) -> None:
 def rollback(cfg, args):
     from uchi.serving.registry import rollback as move_back
 
-    with open_store(cfg) as store:
-        result = move_back(cfg, store, client(cfg), actor=actor(args), reason=args.reason)
+    with Store.open(cfg) as store:
+        result = move_back(cfg, store, model_client(cfg), actor=actor(args), reason=args.reason)
     print(f"production is back to {result['version'] or 'the base model'} (rolled back {result['rolled_back']})")
     retiring(cfg, result["rolled_back"])
 
@@ -81,8 +82,8 @@ def rollback(cfg, args):
 def canary_start(cfg, args):
     from uchi.serving import canary
 
-    with open_store(cfg) as store:
-        row = canary.start(cfg, store, client(cfg), args.version, actor=actor(args), share=args.share,
+    with Store.open(cfg) as store:
+        row = canary.start(cfg, store, model_client(cfg), args.version, actor=actor(args), share=args.share,
                            force_reason=args.force)
     print(f"canary {row['id']}: {row['version']} answers {row['share']:.0%} of questions beside production "
           f"{row['production_version'] or '(base model)'}")
@@ -91,14 +92,14 @@ def canary_start(cfg, args):
 def canary_status(cfg, args):
     from uchi.serving import canary
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         row = canary.running(store)
         if row is None:
             last = store.one("SELECT * FROM canaries ORDER BY id DESC LIMIT 1")
             print("no canary is running" + (f"; the last one ({last['version']}) ended {last['outcome']}: "
                                             f"{last['detail']}" if last else ""))
             return
-        verdict = canary.check(cfg, store, client(cfg), row)
+        verdict = canary.check(cfg, store, model_client(cfg), row)
         counts = canary.tally(store, row["id"])
     print(f"canary {row['id']}: {row['version']} at {row['share']:.0%} since {row['started_at']}")
     for alias, c in counts.items():
@@ -111,8 +112,8 @@ def canary_status(cfg, args):
 def canary_stop(cfg, args):
     from uchi.serving import canary
 
-    with open_store(cfg) as store:
-        row = canary.stop(cfg, store, client(cfg), actor=actor(args), detail=args.reason)
+    with Store.open(cfg) as store:
+        row = canary.stop(cfg, store, model_client(cfg), actor=actor(args), detail=args.reason)
     print(f"canary {row['id']} of {row['version']} stopped; production answers everything")
     retiring(cfg, row["version"])
 
@@ -126,8 +127,8 @@ def ask(cfg, args):
         print(text[shown[0]:], end="", flush=True)
         shown[0] = len(text)
 
-    with open_store(cfg) as store:
-        row = answer(cfg, store, client(cfg), args.question, asker=actor(args), channel="cli",
+    with Store.open(cfg) as store:
+        row = answer(cfg, store, model_client(cfg), args.question, asker=actor(args), channel="cli",
                      on_text=echo if args.stream else None)
     print("" if args.stream else row["answer"])
     route = f", canary route {row['alias']}" if row["canary_id"] else ""
@@ -137,12 +138,12 @@ def ask(cfg, args):
 
 
 def sleep(cfg, args):
-    client(cfg).sleep(args.level)
+    model_client(cfg).sleep(args.level)
     print(f"vLLM at {cfg.serving.url} sleeps (level {args.level}); questions wait until `uchi wake`")
 
 
 def wake(cfg, args):
-    client(cfg).wake_up()
+    model_client(cfg).wake_up()
     print(f"vLLM at {cfg.serving.url} is awake")
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from uchi.cli import add, model_client, open_store, subcommands
+from uchi.arguments import add, model_client, subcommands
+from uchi.data.store import Store
 
 
 def run(cfg, args):
     from uchi.evals.harness import evaluate
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         result = evaluate(cfg, store, model_client(cfg), args.version)
     print(Path(result["report_path"]).read_text(encoding="utf-8"))
 
@@ -17,7 +18,7 @@ def run(cfg, args):
 def report(cfg, args):
     from uchi.evals.report import find
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         print(find(store, args.version).read_text(encoding="utf-8"))
 
 

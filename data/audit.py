@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from uchi.data.store import Store, now
 
-OUTCOMES = ("refused", "forced", "done")
+OUTCOMES = ("refused", "forced", "started", "done")
 
 
 def record(store: Store, actor: str, action: str, target: str = "", outcome: str = "done", detail: str = "") -> int:
@@ -14,10 +14,4 @@ def record(store: Store, actor: str, action: str, target: str = "", outcome: str
 
 
 def entries(store: Store, *, actor: str | None = None, outcome: str | None = None) -> list[dict]:
-    where, params = [], []
-    if actor:
-        where.append("actor = ?"); params.append(actor)
-    if outcome:
-        where.append("outcome = ?"); params.append(outcome)
-    sql = "SELECT * FROM audit" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-    return store.rows(sql, params)
+    return store.matching("audit", actor=actor, outcome=outcome)

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import httpx
 
-from uchi.data.snapshot import STOP, reply
 from uchi.errors import UchiError
+from uchi.prompt import STOP, reply
 
 BACKOFF_S = 0.5
 CONNECT_TIMEOUT_S = 5.0

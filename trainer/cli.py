@@ -1,7 +1,8 @@
-"""`uchi model prepare`, `uchi train` (new, --resume RUN, --list), `uchi nightly`, `uchi schedule install`."""
+"""`uchi model prepare`, `uchi train` (new, --resume RUN, --list), `uchi schedule install`."""
 from __future__ import annotations
 
-from uchi.cli import add, open_store, subcommands
+from uchi.arguments import add, subcommands
+from uchi.data.store import Store
 
 
 def prepare(cfg, args):
@@ -13,7 +14,7 @@ def prepare(cfg, args):
 def train(cfg, args):
     from uchi.trainer.runner import launch
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         if args.list:
             return list_runs(cfg, store)
         adapter = launch(cfg, store, runner=args.runner, resume=args.resume, log=lambda line: print(line, flush=True))
@@ -22,7 +23,7 @@ def train(cfg, args):
 
 
 def list_runs(cfg, store) -> None:
-    from uchi.trainer.run import reap_dead_runs
+    from uchi.data.runs import reap_dead_runs
 
     reap_dead_runs(store, cfg)
     for run in store.rows("SELECT * FROM runs ORDER BY id DESC LIMIT 20"):
@@ -31,16 +32,6 @@ def list_runs(cfg, store) -> None:
               f"{run['adapter_version'] or '-':<14} {run['started_at'][:19]}{error}")
 
 
-
-
-def nightly(cfg, args):
-    from uchi.cli import model_client
-    from uchi.trainer.nightly import nightly as run_night, slack
-
-    with open_store(cfg) as store:
-        row = run_night(cfg, store, model_client(cfg), slack_client=slack(cfg), log=lambda line: print(line, flush=True))
-    if row["status"] == "failed":
-        raise SystemExit(1)
 
 
 def schedule_install(cfg, args):
@@ -77,8 +68,6 @@ def register(commands) -> None:
                      help="continue a killed or failed run from its last checkpoint, with its recorded config")
     sub.add_argument("--runner", choices=["local", "slurm"], help="where to train (default: train.runner)")
     sub.add_argument("--list", action="store_true", help="list recent runs (status, last checkpoint, error)")
-    add(commands, "nightly", nightly, "train and evaluate if enough approved pairs are new since the last run, "
-        "and post the report to Slack (train.nightly_channel); for cron or a systemd timer")
     install = add(subcommands(commands, "schedule", "run uchi nightly every night"), "install", schedule_install,
                   "install a systemd timer or cron entry running `uchi nightly` at train.nightly_at")
     kind = install.add_mutually_exclusive_group()

@@ -5,14 +5,15 @@ import json
 import sys
 from pathlib import Path
 
-from uchi.cli import actor, actor_option, add, open_store, subcommands
+from uchi.arguments import actor, actor_option, add, subcommands
+from uchi.data.store import Store
 from uchi.errors import UchiError
 
 
 def import_(cfg, args):
     from uchi.data.importer import import_file
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         ids = import_file(store, cfg, Path(args.file), author=actor(args), approve=args.approve)
     print(f"imported {len(ids)} pairs from {args.file} ({'approved' if args.approve else 'pending review'})")
 
@@ -20,7 +21,7 @@ def import_(cfg, args):
 def export(cfg, args):
     from uchi.data.export import export_rows, render
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         text = render(export_rows(store, status=args.status, split=args.split), args.format)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -31,14 +32,14 @@ def export(cfg, args):
 def stats(cfg, args):
     from uchi.data.export import stats as count
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         print(json.dumps(count(store), indent=1, ensure_ascii=False))
 
 
 def review(cfg, args):
     from uchi.data.pairs import review as decide
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         n = decide(store, args.ids, "approved" if args.approve else "rejected", actor(args))
         notes = review_notes(store, args.ids)
     print(f"{'approved' if args.approve else 'rejected'} {n} pair(s)")
@@ -57,7 +58,7 @@ def review_notes(store, ids) -> list[str]:
 def why(cfg, args):
     from uchi.data.lineage import render, trace
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         found = trace(store, args.answer_id, nearest=args.nearest)
     if args.json:
         print(json.dumps(found, indent=1, ensure_ascii=False, default=str))
@@ -66,9 +67,10 @@ def why(cfg, args):
 
 
 def forget(cfg, args):
-    from uchi.data.forget import forget as delete, plan
+    from uchi.data.forget import forget as delete
+    from uchi.data.forget import plan
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         if not args.yes:
             todo = plan(store, author=args.author, pair_ids=args.ids)
             print(f"would delete {len(todo['pair_ids'])} pair(s) ({todo['target']}) and mark "
@@ -82,7 +84,8 @@ def forget(cfg, args):
 
 
 def backup(cfg, args):
-    from uchi.data.backup import backup as copy, folder_for, listed
+    from uchi.data.backup import backup as copy
+    from uchi.data.backup import folder_for, listed
 
     folder = Path(args.to) if args.to else folder_for(cfg.state_dir)
     path = copy(cfg.state_dir / "uchi.db", folder, keep=args.keep or cfg.data.backup_keep)
@@ -97,7 +100,8 @@ def backups(cfg, args):
 
 
 def restore(cfg, args):
-    from uchi.data.backup import folder_for, listed, restore as put_back
+    from uchi.data.backup import folder_for, listed
+    from uchi.data.backup import restore as put_back
 
     folder = folder_for(cfg.state_dir)
     if args.latest == bool(args.backup):
@@ -106,7 +110,7 @@ def restore(cfg, args):
     if source is None:
         raise UchiError(f"no backups in {folder}; take one with `uchi data backup`")
     done = put_back(source, cfg.state_dir / "uchi.db", folder, force=args.force)
-    with open_store(cfg):
+    with Store.open(cfg):
         pass  # migrates a backup taken by an older uchi
     saved = f"; the replaced store was saved as {done['replaced_backup']}" if done["replaced_backup"] else ""
     print(f"restored {source} ({done['pairs']} pairs){saved}")
@@ -115,7 +119,7 @@ def restore(cfg, args):
 def conflicts(cfg, args):
     from uchi.data.conflicts import open_conflicts
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         found = open_conflicts(store)
     for conflict in found:
         print(f"conflict #{conflict['id']} (question similarity {conflict['similarity']:.2f}):")
@@ -129,7 +133,7 @@ def conflicts(cfg, args):
 def resolve(cfg, args):
     from uchi.data.conflicts import resolve as settle
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         done = settle(store, args.conflict_id, keep=None if args.both else args.keep, reviewer=actor(args))
     print(f"conflict #{done['id']} resolved: {done['resolution']}")
 
@@ -137,7 +141,7 @@ def resolve(cfg, args):
 def dedup(cfg, args):
     from uchi.data.merge import scan
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         found = scan(store, cfg.data)
     print(f"merged {found['merged']} duplicate pair(s); flagged {found['conflicts']} new conflict(s)")
 
@@ -147,7 +151,7 @@ def snapshot(cfg, args):
 
     from uchi.data.snapshot import current
 
-    with open_store(cfg) as store:
+    with Store.open(cfg) as store:
         snap = current(store)
         stale = store.rows("SELECT DISTINCT adapter_version FROM retrain_needed ORDER BY adapter_version")
     authors = Counter(p["author"] for p in snap.pairs).most_common(10)

@@ -1,0 +1,63 @@
+"""A retrain's Slack thread: progress lines, then the eval report (summary with its buttons, and the file),
+or the failure. `uchi retrain --slack-thread` (started by /retrain) and `uchi nightly` report through it;
+both run outside the bot's process, so a bot restart never stops a run nor its reporting."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+
+from uchi.bot import blocks, reports
+from uchi.bot.messages import text
+from uchi.bot.web import web_client
+from uchi.config import Config
+from uchi.data.store import Store
+
+
+@dataclass
+class SlackThread:
+    client: WebClient
+    cfg: Config
+    channel: str
+    ts: str
+    lang: str
+
+    def progress(self, line: str) -> None:
+        self.client.chat_postMessage(channel=self.channel, thread_ts=self.ts, text=blocks.safe(line))
+
+    def report(self, result: dict) -> None:
+        with Store.open(self.cfg) as store:
+            reports.post(self.client, store, self.lang, self.channel, self.ts, result)
+
+    def failed(self, error: str) -> None:
+        self.client.chat_postMessage(channel=self.channel, thread_ts=self.ts,
+                                     text=text(self.lang, "retrain_failed", error=blocks.safe(error)[:500]))
+
+
+def nightly_opener(cfg: Config, lang: str):
+    """The nightly job's thread opener: a new thread in train.nightly_channel, when the bot is configured."""
+    token = os.environ.get("SLACK_BOT_TOKEN", "").strip()
+    if not (token and cfg.train.nightly_channel):
+        return lambda count: None
+
+    def open_thread(count: int) -> SlackThread:
+        client = web_client(cfg, token)
+        root = client.chat_postMessage(channel=cfg.train.nightly_channel, text=text(lang, "nightly_announce", n=count))
+        return SlackThread(client, cfg, cfg.train.nightly_channel, root["ts"], lang)
+
+    return open_thread
+
+
+def start_retrain(cfg: Config, token: str, channel: str, ts: str, lang: str, user: str) -> subprocess.Popen:
+    """`uchi retrain` for /retrain, in its own session: it outlives a bot restart and reports to the thread."""
+    logs = cfg.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "uchi.cli"] + (["--config", str(cfg.source)] if cfg.source else []) + [
+        "retrain", "--slack-thread", f"{channel}/{ts}", "--lang", lang, "--by", user]
+    with open(logs / "retrain.log", "ab") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=os.getcwd(),
+                                env=dict(os.environ, SLACK_BOT_TOKEN=token, PYTHONUNBUFFERED="1"))
