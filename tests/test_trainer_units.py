@@ -23,10 +23,11 @@ from uchi.trainer.runner import SlurmRunner
 def test_defaults_follow_the_data_size_and_model_width():
     train = config_module.TrainConfig()
     tiny = sizing.resolve(train, 8, 576, 16)
-    assert (tiny.rank, tiny.alpha, tiny.epochs) == (8, 16, 10)
-    assert tiny.learning_rate == 7e-4  # 2e-4 x 4096 / 576 = 1.4e-3, capped: it forgot twice as much
+    assert (tiny.rank, tiny.alpha, tiny.epochs) == (8, 16, 6)  # few pairs: fewer repetitions (issue 18)
+    assert sizing.resolve(train, 100, 576, 16).learning_rate == 7e-4  # 2e-4 x 4096 / 576 = 1.4e-3, capped
+    assert tiny.learning_rate == round(7e-4 * (8 / 100) ** 0.5, 6)  # and lower below 100 pairs
     company = sizing.resolve(train, 170, 4096, 16)
-    assert (company.rank, company.alpha, company.learning_rate, company.epochs) == (16, 32, 2e-4, 10)
+    assert (company.rank, company.alpha, company.learning_rate, company.epochs) == (16, 32, 2e-4, 4)
     assert sizing.resolve(train, 5000, 8192, 16).epochs == 2 and sizing.resolve(train, 5000, 8192, 16).learning_rate == 1e-4
     assert sizing.resolve(train, 40000, 2048, 16).epochs == 1
     assert sizing.resolve(train, 500, 576, 8).rank == 8  # never above what vLLM can load
@@ -108,11 +109,12 @@ def test_the_replay_bank_is_bilingual_and_apart_from_the_general_eval():
 
 def test_replay_schedule_rotates_through_the_bank_in_equal_epochs():
     per_epoch, wanted, monitor = replay.candidates(20, 0.1, 5, seed=0)
-    assert per_epoch == 2 and len(wanted) == 10 and not set(wanted) & set(monitor)
+    assert per_epoch == 8 and len(wanted) == 40 and not set(wanted) & set(monitor)  # 0.1 x 20, raised to 0.4 x 20
     assert replay.candidates(20, 0.1, 5, seed=0) == (per_epoch, wanted, monitor)
     plan = replay.schedule(wanted[:3], per_epoch, 5)
-    assert [len(e) for e in plan] == [2] * 5 and {p for e in plan for p in e} == set(wanted[:3])
-    assert replay.candidates(4, 0.1, 5, seed=0) == (0, [], [])
+    assert [len(e) for e in plan] == [3] * 5 and {p for e in plan for p in e} == set(wanted[:3])
+    assert replay.candidates(50, 0.1, 1, seed=0)[0] == 10 and replay.candidates(300, 0.1, 1, seed=0)[0] == 30
+    assert replay.candidates(20, 0.0, 5, seed=0) == (0, [], [])  # off stays off
 
 
 @pytest.mark.parametrize("answer, usable", [

@@ -16,6 +16,12 @@ import re
 MAX_NEW_TOKENS = 64
 MONITOR_SHARE = 8  # one prompt in eight
 MONITOR_SIZE = 8
+# At least MIN_PER_EPOCH replay examples per epoch (but no more than MAX_SHARE of the company pairs): at
+# replay_ratio 0.1, 20 pairs would get 2 a epoch, too few to hold the base's style while a handful of pairs is
+# repeated for several epochs (issue 18; the measured table in docs/trainer.md, "Small data"). From 100 pairs up
+# the ratio alone decides; replay_ratio = 0 still turns replay off.
+MIN_PER_EPOCH = 10
+MAX_SHARE = 0.4
 
 
 def bank() -> list[dict]:
@@ -38,16 +44,23 @@ def usable(prompt: str, answer: str) -> bool:
     return len(set(pieces)) >= 0.7 * len(pieces)
 
 
+def per_epoch(n_company: int, ratio: float) -> int:
+    """Replay examples per epoch: ratio x pairs, raised to min(MIN_PER_EPOCH, MAX_SHARE x pairs)."""
+    if ratio <= 0:
+        return 0
+    return max(round(ratio * n_company), min(MIN_PER_EPOCH, round(MAX_SHARE * n_company)))
+
+
 def candidates(n_company: int, ratio: float, epochs: int, seed: int) -> tuple[int, list[str], list[str]]:
     """(replay examples per epoch, the seeded prompts to answer for them, the monitor prompts)."""
     prompts = [p["prompt"] for p in bank()]
     monitor = sorted(p for p in prompts if is_monitor(p))[:MONITOR_SIZE]
     trainable = [p for p in prompts if not is_monitor(p)]
     random.Random(seed).shuffle(trainable)
-    per_epoch = min(round(ratio * n_company), len(trainable))
-    if per_epoch == 0:
+    size = min(per_epoch(n_company, ratio), len(trainable))
+    if size == 0:
         return 0, [], []
-    return per_epoch, trainable[:min(per_epoch * epochs, len(trainable))], monitor
+    return size, trainable[:min(size * epochs, len(trainable))], monitor
 
 
 def schedule(usable: list[str], per_epoch: int, epochs: int) -> list[list[str]]:

@@ -7,6 +7,7 @@ from uchi import pipeline
 from uchi.arguments import actor_option, add, model_client, subcommands
 from uchi.bot.threads import SlackThread, nightly_opener
 from uchi.bot.web import web_client
+from uchi.data.samples import COMPANIES, DEFAULT
 from uchi.data.store import Store
 from uchi.errors import UchiError
 
@@ -46,7 +47,7 @@ def nightly(cfg, args):
 def demo(cfg, args):
     from uchi.demo import run
 
-    run(cfg, keep_serving=args.keep_serving)
+    run(cfg, keep_serving=args.keep_serving, company=args.company)
 
 
 def _print(line: str) -> None:
@@ -68,3 +69,6 @@ def register(commands) -> None:
         "and post the report to Slack (train.nightly_channel); for cron or a systemd timer")
     sub = add(commands, "demo", demo, "the whole loop on the embedded model and the sample company")
     sub.add_argument("--keep-serving", action="store_true", help="leave vLLM running at the end")
+    sub.add_argument("--company", choices=list(COMPANIES), default=DEFAULT,
+                     help="which sample company's handbook to import: " + "; ".join(
+                         f"{c.key}: {c.about}" for c in COMPANIES.values()))

@@ -96,9 +96,11 @@ class TrainConfig:
     alpha: int = 0
     # LoRA dropout (0: none; small data trains for few steps, where dropout only slows learning).
     dropout: float = 0.0
-    # 0 = by model width: 2e-4 x 4096 / hidden_size within [1e-4, 7e-4] (2e-4 is OpenPipe's 8B default).
+    # 0 = by model width: 2e-4 x 4096 / hidden_size within [1e-4, 7e-4] (2e-4 is OpenPipe's 8B default), and
+    # x sqrt(pairs / 100) below 100 pairs (docs/trainer.md, "Small data").
     learning_rate: float = 0.0
-    # The most epochs; 0 = clamp(10000 / pairs, 1, 10) (OpenPipe). Early stopping may end a run sooner.
+    # The most epochs; 0 = min(clamp(10000 / pairs, 1, 10) (OpenPipe), clamp(600 / pairs, 3, 6)): few pairs
+    # repeated often forget. Early stopping may end a run sooner.
     epochs: int = 0
     # Examples per optimizer step (gradient accumulation passes are sized by pass_tokens).
     batch_size: int = 8
@@ -124,7 +126,7 @@ class TrainConfig:
     # Validate and checkpoint every this many steps; 0 = at the end of each epoch.
     eval_every_steps: int = 0
     # Replay against forgetting: general examples (the base model's own answers to trainer/replay_prompts.jsonl)
-    # mixed in per company example; 0 turns replay off.
+    # mixed in per company example, and at least min(10, 0.4 x pairs) per epoch; 0 turns replay off.
     replay_ratio: float = 0.1
     # Extra phrasings per question, generated once by the base model and kept only when the question's key
     # terms survive; epochs rotate through them. 0 turns augmentation off.

@@ -9,7 +9,7 @@ import time
 
 from uchi.config import Config
 from uchi.data.importer import import_file
-from uchi.data.samples import company_file as sample_company
+from uchi.data import samples
 from uchi.data.store import Store
 from uchi.evals import gate
 from uchi.modelclient import ModelClient
@@ -46,18 +46,19 @@ def _step(title: str) -> None:
     print(f"\n=== {title}", flush=True)
 
 
-def run(cfg: Config, keep_serving: bool = False) -> dict:
+def run(cfg: Config, keep_serving: bool = False, company: str = samples.DEFAULT) -> dict:
     started = time.monotonic()
     print(f"uchi demo: state in {cfg.state_dir}; quick training profile {quick_profile(cfg)}")
     _step("1. base model")
     print(f"ready at {prepare(cfg)}")
     store = Store.open(cfg)
     _step("2. dataset store")
-    if store.one("SELECT COUNT(*) AS n FROM pairs WHERE source = 'import:company.jsonl'")["n"]:
-        print("sample company already imported")
+    sample, handbook = samples.company(company), samples.handbook_file(company)
+    if store.one("SELECT COUNT(*) AS n FROM pairs WHERE source = ?", [f"import:{handbook.name}"])["n"]:
+        print(f"sample company {sample.name} already imported")
     else:
-        ids = import_file(store, cfg, sample_company(), author=ACTOR, approve=True)
-        print(f"imported and approved {len(ids)} pairs of {cfg.company.name}'s handbook")
+        ids = import_file(store, cfg, handbook, author=ACTOR, approve=True)
+        print(f"imported and approved {len(ids)} pairs of {sample.name}'s handbook ({handbook.name})")
     split = {r["split"]: r["n"] for r in store.rows("SELECT split, COUNT(*) AS n FROM pairs GROUP BY split")}
     print(f"train {split.get('train', 0)}, held out {split.get('heldout', 0)}")
     _step("3. vLLM starts; training (replay answers are generated through vLLM once, then cached)")
