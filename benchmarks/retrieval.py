@@ -25,21 +25,14 @@ from uchi.data.retrieval import Retriever
 from uchi.data.samples import company_file as sample_company
 from uchi.data.store import Store, now
 
-
-def quality(store: Store, retriever: Retriever) -> dict:
-    rows = store.rows("SELECT p.id, p.language, x.question FROM paraphrases x JOIN pairs p ON p.id = x.pair_id")
-    found: dict[str, list] = {}
-    for row in rows:
-        ids = [h.pair_id for h in retriever.search(store, row["question"], k=3)]
-        found.setdefault(row["language"], []).append((ids[:1] == [row["id"]], row["id"] in ids))
-    return {lang: (sum(a for a, _ in v) / len(v), sum(b for _, b in v) / len(v), len(v)) for lang, v in found.items()}
+from retrieval_quality import quality  # noqa: E402  (this folder; both scripts score retrieval alike)
 
 
 def fill(store: Store, total: int, rng: random.Random) -> None:
     sample = store.rows("SELECT question, answer FROM pairs")
     words = [w for r in sample for w in (r["question"] + " " + r["answer"]).split()]
     have = store.one("SELECT COUNT(*) AS n FROM pairs")["n"]
-    rows, vectors = [], []
+    rows = []
     for i in range(have, total):
         question = " ".join(rng.choices(words, k=8)) + f" #{i}?"
         rows.append({"question": question, "answer": " ".join(rng.choices(words, k=12)), "language": "en",

@@ -24,7 +24,6 @@ import resource
 import signal
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -257,14 +256,20 @@ def forged(bot: Bot, fake: FakeSlack, slack: Slack) -> dict:
     return {"sent": sum(statuses.values()), "statuses": statuses, "acted_on": len(acted)}
 
 
+def ask_burst(bot, slack: Slack, label: str, user: str, n: int) -> list[str]:
+    """n /ask requests at once from one user; returns the questions asked."""
+    questions = [f"{label} question {i}?" for i in range(n)]
+    bodies = [(urlencode(slack.command_payload("/ask", q, user)), "application/x-www-form-urlencoded")
+              for q in questions]
+    asyncio.run(burst(bot.url, bodies))
+    return questions
+
+
 def fault_model_killed(state: Path, fake: FakeSlack, slack: Slack) -> dict:
     model = Model(2.0)
     bot = Bot(state, fake, model.port)
     try:
-        questions = [f"fault-kill question {i}?" for i in range(8)]
-        bodies = [(urlencode(slack.command_payload("/ask", q, "U0FAULT")), "application/x-www-form-urlencoded")
-                  for q in questions]
-        asyncio.run(burst(bot.url, bodies))
+        questions = ask_burst(bot, slack, "fault-kill", "U0FAULT", 8)
         time.sleep(1.0)
         model.kill()  # mid-answer: four are with the model, four wait
         time.sleep(1.0)
@@ -334,10 +339,7 @@ def fault_sigterm(state: Path, fake: FakeSlack, slack: Slack) -> dict:
     model = Model(1.5)
     bot = Bot(state, fake, model.port, UCHI_SLACK_STOP_GRACE_S="10")
     try:
-        questions = [f"fault-term question {i}?" for i in range(12)]
-        bodies = [(urlencode(slack.command_payload("/ask", q, "U0TERM")), "application/x-www-form-urlencoded")
-                  for q in questions]
-        asyncio.run(burst(bot.url, bodies))
+        questions = ask_burst(bot, slack, "fault-term", "U0TERM", 12)
         time.sleep(0.7)
         took = bot.stop()
         with socket.socket() as sock:

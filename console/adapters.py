@@ -48,17 +48,28 @@ async def _admin_form(request: Request, action: str):
     return me, await request.form(), None
 
 
-async def promote(request: Request) -> Response:
-    me, form, refused = await _admin_form(request, "web:promote")
+async def _move_version(request: Request, action: str, move, done: str) -> Response:
+    """An admin's promote or canary form: the version (and an optional forced reason) handed to `move`, which
+    loads and smoke-tests the adapter — seconds, so off the event loop."""
+    me, form, refused = await _admin_form(request, action)
     if refused:
         return refused
     app, version = request.app.state, str(form.get("version", ""))
     reason = str(form.get("reason", "")).strip() or None
-    def move() -> None:  # loads and smoke-tests the adapter: seconds, off the event loop
+
+    def run() -> None:
         with web.store(request) as store:
-            registry.promote(app.cfg, store, app.model, version, actor=me.name, force_reason=reason)
-    await run_in_threadpool(move)
-    return web.back("/adapters", "promoted", version=version)
+            move(app.cfg, store, app.model, version, actor=me.name, force_reason=reason)
+    await run_in_threadpool(run)
+    return web.back("/adapters", done, version=version)
+
+
+async def promote(request: Request) -> Response:
+    return await _move_version(request, "web:promote", registry.promote, "promoted")
+
+
+async def start_canary(request: Request) -> Response:
+    return await _move_version(request, "web:canary", canary.start, "canary_started")
 
 
 async def rollback(request: Request) -> Response:
@@ -69,24 +80,10 @@ async def rollback(request: Request) -> Response:
 
     def move_back() -> dict:
         with web.store(request) as store:
-            result = registry.rollback(app.cfg, store, app.model, actor=me.name)
-            return result
+            return registry.rollback(app.cfg, store, app.model, actor=me.name)
     result = await run_in_threadpool(move_back)
     return web.back("/adapters", "rolled_back",
                     version=result["version"] or strings.text(web.lang(request), "base_model"))
-
-
-async def start_canary(request: Request) -> Response:
-    me, form, refused = await _admin_form(request, "web:canary")
-    if refused:
-        return refused
-    app, version = request.app.state, str(form.get("version", ""))
-    reason = str(form.get("reason", "")).strip() or None
-    def begin() -> None:
-        with web.store(request) as store:
-            canary.start(app.cfg, store, app.model, version, actor=me.name, force_reason=reason)
-    await run_in_threadpool(begin)
-    return web.back("/adapters", "canary_started", version=version)
 
 
 def _eval_id(request: Request, store) -> int | None:

@@ -133,3 +133,13 @@ def vllm(tmp_path_factory, base_model_dir):
 
 def load_facts_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def refused(path: Path, toml: str, env: dict | None = None):
+    """The ConfigError that loading this TOML (and environment) raises: every problem, each with its fix."""
+    from uchi.errors import ConfigError
+
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        config_module.load(path, env=env or {})
+    return caught.value

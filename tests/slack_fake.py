@@ -336,13 +336,7 @@ def _handler(fake: FakeSlack):
                 args = dict(parse_qsl(path.query)) | _body(self.headers.get("Content-Type", ""), raw)
             status, headers, body = fake.handle(method, args, {k.lower(): v for k, v in self.headers.items()})
             payload = (json.dumps(body) if not method.startswith("upload/") else f"OK - {len(raw)}").encode()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send(self, status, payload, headers)
 
         def log_message(self, *args):
             pass
@@ -513,6 +507,17 @@ class Harness:
         if count:
             self.fake.wait_for("response/", count=count)
         return [c.args for c in self.fake.called("response/")]
+
+
+def send(handler: BaseHTTPRequestHandler, status: int, payload: bytes, headers: dict | None = None) -> None:
+    """A JSON response from a fake server's request handler (the fake Slack's, a fake model server's)."""
+    handler.send_response(status)
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 import pytest
 
@@ -44,11 +45,8 @@ def _batches(conn) -> dict[int, int]:
 
 
 def _integrity(path) -> str:
-    conn = sqlite3.connect(path)
-    try:
+    with closing(sqlite3.connect(path)) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def test_backup_during_writes_and_a_writer_killed_mid_transaction(cfg, monkeypatch):

@@ -11,11 +11,9 @@ from urllib.parse import urlencode
 import pytest
 from slack_bolt.request import BoltRequest
 
-from uchi import config as config_module
-
 from conftest import free_port
-from slack_fake import (BOT_TOKEN, SIGNING_SECRET, Slack, SlowModel, fake_slack, signature,  # noqa: F401 (fixture)
-                        start_bot, stop_bot)
+from slack_fake import BOT_TOKEN, SIGNING_SECRET, Slack, SlowModel, fake_slack, signature, start_bot, stop_bot  # noqa: F401 (fixture)
+from uchi import config as config_module
 
 ASKER, VICTIM = "U0ASKER", "U0VICTIM"
 SECRET_WORDS = "zebra-otter-4471"

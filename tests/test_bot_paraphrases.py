@@ -4,13 +4,12 @@ import json
 
 import pytest
 
+from conftest import free_port
+from slack_fake import fake_slack, start_bot, stop_bot  # noqa: F401 (fixture)
 from uchi import config as config_module
 from uchi.data import paraphrases
 from uchi.data.pairs import NewPair, add_pairs, load_pairs
 from uchi.data.store import Store
-
-from conftest import free_port
-from slack_fake import fake_slack, start_bot, stop_bot  # noqa: F401 (fixture)
 
 REVIEWER, ASKER = "U0REVIEWER", "U0ASKER"
 

@@ -1,5 +1,6 @@
 import pytest
 
+from conftest import refused
 from uchi import config as config_module
 from uchi.errors import ConfigError
 
@@ -25,18 +26,16 @@ def test_environment_overrides_file(tmp_path):
 
 
 def test_every_problem_reported_at_once_with_its_fix(tmp_path):
-    path = tmp_path / "uchi.toml"
-    path.write_text('[train]\nepoch = 3\nquantization = "int3"\nrank = 64\n[serving]\nport = "x"\n[nope]\na = 1\n')
-    with pytest.raises(ConfigError) as caught:
-        config_module.load(path, env={"UCHI_EVAL_MARGIN": "2"})
-    text = str(caught.value)
+    error = refused(tmp_path / "uchi.toml", '[train]\nepoch = 3\nquantization = "int3"\nrank = 64\n[serving]\n'
+                    'port = "x"\n[nope]\na = 1\n', {"UCHI_EVAL_MARGIN": "2"})
+    text = str(error)
     assert "did you mean train.epochs" in text
     assert "choose one of none, nf4" in text
     assert "raise serving.max_lora_rank" in text
     assert "serving.port = 'x': expected int" in text
     assert "unknown section [nope]" in text
     assert "eval.margin" in text
-    assert len(caught.value.problems) == 6
+    assert len(error.problems) == 6
 
 
 def test_broken_toml_and_missing_file_are_clear(tmp_path):
@@ -71,11 +70,9 @@ def test_lists_from_file_and_environment(tmp_path):
 
 def test_types_are_strict_and_misspelled_sections_named(tmp_path):
     path = tmp_path / "strict.toml"
-    path.write_text('[data]\nbackup_keep = true\nduplicate_threshold = nan\nheldout_percent = "10"\n'
-                    '[train]\nslurm_poll_s = inf\n[serving]\nenforce_eager = 1\n')
-    with pytest.raises(ConfigError) as caught:
-        config_module.load(path, env={"UCHI_DAT_BACKUP_KEEP": "3", "UCHI_STATE_DIR": " "})
-    text = str(caught.value)
+    text = str(refused(path, '[data]\nbackup_keep = true\nduplicate_threshold = nan\nheldout_percent = "10"\n'
+                       '[train]\nslurm_poll_s = inf\n[serving]\nenforce_eager = 1\n',
+                       {"UCHI_DAT_BACKUP_KEEP": "3", "UCHI_STATE_DIR": " "}))
     assert "data.backup_keep = True: expected int" in text
     assert "data.duplicate_threshold = nan: expected a finite float" in text
     assert "data.heldout_percent = '10': expected int" in text

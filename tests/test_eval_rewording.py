@@ -2,14 +2,13 @@
 cached, stored with source `generated`."""
 import pytest
 
+from conftest import FACTS, GENERATIONS
 from uchi import config as config_module
 from uchi.data import paraphrases
 from uchi.data.pairs import NewPair, add_pairs, load_pairs
 from uchi.data.store import Store
 from uchi.evals import rewording
 from uchi.trainer.generate import Cache, model_id
-
-from conftest import FACTS, GENERATIONS
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 

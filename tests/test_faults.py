@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 import pytest
 
@@ -61,11 +62,8 @@ def _release(holder) -> str:
 
 
 def _count(path) -> int:
-    conn = sqlite3.connect(path)
-    try:
+    with closing(sqlite3.connect(path)) as conn:
         return conn.execute("SELECT COUNT(*) FROM pairs").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def _one_pair(cfg):

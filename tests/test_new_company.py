@@ -16,6 +16,7 @@ import statistics
 
 import pytest
 
+from conftest import BENCHMARKS
 from uchi import config as config_module
 from uchi.cli import main
 from uchi.data.retrieval import Retriever
@@ -25,8 +26,6 @@ from uchi.evals.harness import generate
 from uchi.evals.metrics import fact_recall
 from uchi.serving.registry import PRODUCTION, promote
 from uchi.trainer.runner import launch
-
-from conftest import BENCHMARKS
 
 COMPANY = "aobato"
 EVERY = 4

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port
+from slack_fake import send
 from uchi import config as config_module
 from uchi.data.adapters import CANDIDATE, PREVIOUS, PRODUCTION, verify
 from uchi.data.store import Store, now
@@ -225,12 +226,7 @@ def test_answers_stop_before_a_copied_next_question_and_drop_a_copied_label():
     class Engine(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             sent.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            body = json.dumps({"choices": [{"message": {"content": " A: 内線7321です。"}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send(self, 200, json.dumps({"choices": [{"message": {"content": " A: 内線7321です。"}}]}).encode())
 
         def log_message(self, *args):
             pass
