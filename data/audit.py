@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from uchi.data.store import Store, now
 
-OUTCOMES = ("refused", "forced", "started", "done")
+OUTCOMES = ("refused", "forced", "done")
 
 
 def record(store: Store, actor: str, action: str, target: str = "", outcome: str = "done", detail: str = "") -> int:

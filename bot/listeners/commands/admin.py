@@ -26,7 +26,7 @@ def retrain(ack, command, client, context):
         root = client.chat_postMessage(channel=channel, text=text(lang, "retrain_started", user=user))
         context["reply"] = Reply(channel, root["ts"], update=False)
         job = start_retrain(services.cfg, client.token, channel, root["ts"], lang, user)
-        audit.record(store, user, "retrain", "", "started", f"pid {job.pid}")
+        audit.record(store, user, "retrain", "", "done", f"started `uchi retrain` as pid {job.pid}")
 
 
 def parse_promote(raw: str) -> tuple[str, str | None]:
