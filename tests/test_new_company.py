@@ -10,6 +10,8 @@ Cheap as it can be: 40 of the 169 pairs (every fourth, both languages, every cat
 ability (the benchmark whose margin small data broke), 24 items. The company check needs evaluation items the
 product makes itself from what a company has (issue 18 item 1: generated rewordings, a stratified held-out
 split); until they exist this test fails at the gate, which is the finding, not something to weaken.
+It is issue 18's acceptance run, not yet seen passing, so it is not in `make test`: run it with
+`.venv/bin/python -m pytest tests/test_new_company.py -m acceptance` (tens of minutes on 2 CPU cores).
 """
 import csv
 import statistics
@@ -74,6 +76,7 @@ def _recall(cfg, store, client, model, rows):
     return statistics.fmean(fact_recall(a, r["facts"]) for a, r in zip(answers, rows))
 
 
+@pytest.mark.acceptance
 @pytest.mark.slow
 @pytest.mark.vllm
 def test_a_question_answer_csv_reaches_production_without_force(tmp_path, base_model_dir, vllm, capsys):
