@@ -107,7 +107,9 @@ def trained(tmp_path_factory, base_model_dir):
            # Twelve epochs on eight pairs do cost general log-prob (measured: -0.19 to -0.95 per token), which
            # the general gate rightly blocks (tests/test_gate_forgetting.py); here it is reported only, so the
            # tests of promotion and serving can use this small adapter.
-           "UCHI_EVAL_HARD_GATES": "company,human"}
+           # With multilingual retrieval the base model already recalls most of these eight facts, too few items
+           # for a significant gain: company recall is reported here and gated in test_gate_forgetting's sizes.
+           "UCHI_EVAL_HARD_GATES": "human"}
     cfg = config_module.load(env=env)
     with Store.open(cfg) as opened:
         seed_facts(opened, cfg)

@@ -44,7 +44,7 @@ def test_eval_scores_base_and_candidate_through_vllm(loop, tmp_path):
     # Every measured gate passed; the human check waits for blind votes (test_side_by_side_votes_...).
     assert not result["passed"] and result["reasons"] == ["human: pending: 0 of 10 blind votes so far"]
     checks = {c["metric"]: c for c in result["checks"]}
-    assert checks["paraphrase fact recall"]["passed"] and checks["paraphrase fact recall"]["low"] > 0
+    assert checks["paraphrase fact recall"]["n"] == 8 and not checks["paraphrase fact recall"]["hard"]
     assert {"piqa gold log-prob", "jcommonsenseqa gold log-prob", "jmmlu gold log-prob", "mmlu gold log-prob",
             "KL from base on general prompts", "side-by-side win rate"} <= set(checks)
     assert checks["jmmlu gold log-prob"]["n"] == 12 and checks["side-by-side win rate"]["n"] == 0
