@@ -9,7 +9,8 @@ import io
 import json
 
 from uchi.data.importer import protect
-from uchi.data.pairs import load_pairs, paraphrases_of
+from uchi.data.pairs import load_pairs
+from uchi.data.paraphrases import texts_of
 from uchi.data.store import Store
 
 COLUMNS = ["id", "question", "answer", "language", "category", "facts", "paraphrases", "status", "split",
@@ -18,7 +19,7 @@ COLUMNS = ["id", "question", "answer", "language", "category", "facts", "paraphr
 
 def export_rows(store: Store, *, status: str | None = None, split: str | None = None) -> list[dict]:
     pairs = load_pairs(store, status=status, split=split)
-    rewordings = paraphrases_of(store, [p["id"] for p in pairs])
+    rewordings = texts_of(store, [p["id"] for p in pairs])
     return [{c: (rewordings.get(p["id"], []) if c == "paraphrases" else p[c]) for c in COLUMNS} for p in pairs]
 
 

@@ -166,7 +166,3 @@ def load_pairs(store: Store, *, status: str | None = None, split: str | None = N
     for row in rows:
         row["facts"] = json.loads(row["facts"])
     return rows
-
-
-# Human-written confirmed paraphrases as text; data/paraphrases.py owns the table.
-paraphrases_of = paraphrases.texts_of

@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, field, replace
 
 from uchi.config import RetrievalConfig, TrainConfig
-from uchi.data.pairs import paraphrases_of
+from uchi.data.paraphrases import texts_of
 from uchi.data.snapshot import Snapshot
 from uchi.data.store import Store
 from uchi.data.text import question_key
@@ -77,7 +77,7 @@ def phrasings(store: Store, cache: Cache, pairs: list[dict], n_extra: int, make_
         return found
     asks = {prompt: turns for p in pairs for prompt, turns in augment.requests(p["question"])}
     outputs = cache.fill("phrasing", asks, augment.MAX_NEW_TOKENS, make_generator)
-    evaluation = paraphrases_of(store, [p["id"] for p in pairs])
+    evaluation = texts_of(store, [p["id"] for p in pairs])
     for pair in pairs:
         kept = []
         for prompt, _ in augment.requests(pair["question"]):
