@@ -149,7 +149,8 @@ def test_ask_thumbs_down_correct_review_retrain_promote_gives_a_better_answer(bo
     assert len(progress) >= 3 and report.args["reply_broadcast"] is True
     # The gate waits for human evidence; the reviewer is asked for blind votes in a DM.
     assert "gate PENDING" in report.args["text"], json.dumps(report.args["blocks"], ensure_ascii=False)
-    [ballot] = bot.fake.called("chat.postMessage", lambda a: a["channel"] == REVIEWER and "blind votes" in a["text"])
+    # (The ballot follows the report's upload.)
+    [ballot] = bot.fake.wait_for("chat.postMessage", lambda a: a["channel"] == REVIEWER and "blind votes" in a["text"])
     version = next(e["value"] for b in report.args["blocks"] if b.get("block_id") == "decision"
                    for e in b["elements"] if e["action_id"] == "adapter_promote")
     [upload_url] = bot.fake.called("files.getUploadURLExternal")

@@ -10,6 +10,7 @@ from uchi.bot.web import web_client
 from uchi.data.samples import COMPANIES, DEFAULT
 from uchi.data.store import Store
 from uchi.errors import UchiError
+from uchi.evals import gate
 
 
 def config_show(cfg, args):
@@ -34,7 +35,8 @@ def retrain(cfg, args):
         thread = SlackThread(web_client(cfg, token), cfg, channel, ts, args.lang)
     with Store.open(cfg) as store:
         result = pipeline.retrain_and_report(cfg, store, model_client(cfg), thread, log=_print)
-    print(f"eval #{result['id']} of {result['version']}: gate {'passed' if result['passed'] else 'FAILED'}; "
+    # pending (waiting for blind votes) is not a failure: say which of the three it is
+    print(f"eval #{result['id']} of {result['version']}: gate {gate.stored_state(result['checks']).upper()}; "
           f"report {result['report_path']}")
 
 
