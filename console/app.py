@@ -82,11 +82,19 @@ async def signin(request: Request) -> Response:
     if request.method == "GET":
         return web.render(request, "signin.html")
     form = await request.form()
-    keys, cfg = request.app.state.secrets, request.app.state.cfg
+    keys, cfg, throttle = request.app.state.secrets, request.app.state.cfg, request.app.state.throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.wait_s(address)
+    if wait:
+        lang = strings.language(request.headers.get("accept-language"))
+        return PlainTextResponse(strings.text(lang, "signin_wait", minutes=-(-wait // 60)), status_code=429,
+                                 headers={"Retry-After": str(wait)})
     if not auth.token_matches(keys, str(form.get("token", ""))):
+        throttle.failed(address)
         with Store.open(cfg) as store:
-            audit.record(store, "anonymous", "web:signin", "", "refused", "wrong admin token")
+            audit.record(store, "anonymous", "web:signin", "", "refused", f"wrong admin token from {address}")
         return web.render(request, "signin.html", status=403, failed=True)
+    throttle.succeeded(address)
     response = RedirectResponse("/ask", status_code=303)
     response.set_cookie(auth.COOKIE, auth.session(keys.key, auth.LOCAL_ADMIN, cfg.web.session_hours),
                         max_age=cfg.web.session_hours * 3600, httponly=True, samesite="strict",
@@ -110,6 +118,7 @@ def build(cfg: Config, secrets: auth.Secrets, model: ModelClient) -> Starlette:
               Route("/console.js", script), *ask.routes, *review.routes, *adapters.routes, *dataset.routes]
     app = Starlette(routes=routes, middleware=[Middleware(SignIn)], exception_handlers={UchiError: _uchi_error})
     app.state.cfg, app.state.secrets, app.state.model = cfg, secrets, model
+    app.state.throttle = auth.Throttle()
     return app
 
 

@@ -23,6 +23,9 @@ COOKIE = "uchi_session"
 LOCAL_ADMIN = "local-admin"
 TOKEN_ENV, SECRET_ENV = "UCHI_CONSOLE_TOKEN", "UCHI_CONSOLE_SECRET"
 MIN_SECRET = 32
+# Wrong admin tokens one address may send before its sign-in waits: a person mistypes a few times, a script
+# guessing a 16+ character token needs millions, and this bounds it to a handful per quarter hour.
+SIGNIN_ATTEMPTS, SIGNIN_WINDOW_S = 5, 900
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,30 @@ def session_user(key: bytes, cookie: str | None) -> str | None:
         return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
     except ValueError:
         return None
+
+
+class Throttle:
+    """Wrong sign-ins per client address in a sliding window; an address over the limit waits (HTTP 429)."""
+
+    def __init__(self, attempts: int = SIGNIN_ATTEMPTS, window_s: float = SIGNIN_WINDOW_S, clock=time.monotonic):
+        self.attempts, self.window_s, self.clock = attempts, window_s, clock
+        self.failures: dict[str, list[float]] = {}
+
+    def wait_s(self, address: str) -> int:
+        """Seconds until this address may try again; 0 when it may now."""
+        recent = [t for t in self.failures.get(address, []) if t > self.clock() - self.window_s]
+        self.failures[address] = recent
+        if not recent:
+            del self.failures[address]  # the table holds only addresses that failed lately
+        if len(recent) < self.attempts:
+            return 0
+        return max(1, int(recent[-self.attempts] + self.window_s - self.clock()) + 1)
+
+    def failed(self, address: str) -> None:
+        self.failures.setdefault(address, []).append(self.clock())
+
+    def succeeded(self, address: str) -> None:
+        self.failures.pop(address, None)
 
 
 def token_matches(secrets_: Secrets, offered: str) -> bool:

@@ -230,6 +230,34 @@ def test_roles_csrf_and_sign_in(web, page, tmp_path):
     assert response.status_code == 303 and response.headers["location"] == "/signin"
 
 
+def test_wrong_tokens_make_an_address_wait(web):
+    """A guessing script gets a handful of tries per quarter hour; then even the right token waits (429)."""
+    cfg, url = web
+    for _ in range(auth.SIGNIN_ATTEMPTS):
+        # (The first audit creates the store: seconds on a busy machine, hence the timeout.)
+        assert httpx.post(f"{url}/signin", data={"token": "guess-0123456789abcdef"}, timeout=60).status_code == 403
+    waited = httpx.post(f"{url}/signin", data={"token": TOKEN}, headers={"Accept-Language": "ja"}, timeout=60)
+    assert waited.status_code == 429 and 0 < int(waited.headers["retry-after"]) <= auth.SIGNIN_WINDOW_S
+    assert "分後にもう一度" in waited.text
+    with Store.open(cfg) as store:
+        refused = store.rows("SELECT detail FROM audit WHERE action = 'web:signin' AND outcome = 'refused'")
+    assert len(refused) == auth.SIGNIN_ATTEMPTS and all("127.0.0.1" in r["detail"] for r in refused)
+
+
+def test_the_throttle_forgets_old_failures_and_a_success():
+    clock = [0.0]
+    throttle = auth.Throttle(attempts=2, window_s=60, clock=lambda: clock[0])
+    throttle.failed("10.0.0.1")
+    clock[0] = 30
+    throttle.failed("10.0.0.1")
+    assert throttle.wait_s("10.0.0.1") == 31 and throttle.wait_s("10.0.0.2") == 0
+    clock[0] = 61  # the first failure left the window
+    assert throttle.wait_s("10.0.0.1") == 0
+    throttle.failed("10.0.0.1")
+    throttle.succeeded("10.0.0.1")
+    assert throttle.wait_s("10.0.0.1") == 0 and not throttle.failures
+
+
 def test_review_queue_filters_pages_bulk_and_edit(web, page, tmp_path):
     cfg, url = web
     cfg.web.page_size = 2
