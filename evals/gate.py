@@ -59,7 +59,9 @@ def evidence_line(evidence: dict[str, int]) -> str:
 
 def company(candidate: list[float], reference: list[float], cfg: EvalConfig, baseline: str,
             evidence: dict[str, int] | None = None) -> Check:
-    """Paraphrase fact recall must improve: the lower bound of the paired gain must exceed the margin.
+    """Paraphrase fact recall must improve: the lower bound of the paired gain must exceed the margin. With
+    too few items to detect eval.detectable_gain, and the human check a hard gate, a positive gain whose
+    lower bound stays above -eval.company_noninferiority passes instead (and says so).
 
     The note states the evidence (items per source and language) and the power: the smallest gain this many
     items can detect. Fewer than two items is "insufficient evidence", which never passes, hard gate or not.
@@ -80,10 +82,25 @@ def company(candidate: list[float], reference: list[float], cfg: EvalConfig, bas
                   diff.delta, diff.low, diff.high, diff.low > cfg.margin, hard,
                   f"gain over {baseline} {diff.delta:+.3f}, interval [{diff.low:+.3f}, {diff.high:+.3f}] must stay "
                   f"above {cfg.margin:+.3f}; {power}")
-    if not check.passed and n < needed:
-        # Inconclusive for want of items is not the same finding as "no gain".
-        check.note = (f"too few items: {n}, need {needed} to detect a gain of {cfg.detectable_gain} with 80% "
-                      f"power; {power}; add paraphrased questions or raise eval.max_items")
+    if check.passed or n >= needed:
+        return check
+    if "human" in cfg.hard_gates and diff.delta > 0 and diff.low >= -cfg.company_noninferiority:
+        # A company's first few dozen pairs cannot show a gain significantly (a 40-pair handbook gives ~10-40
+        # items, where detecting +0.15 takes ~200): then the numbers only have to show the candidate gains
+        # on what was measured and is not worse, and whether it is better is the blind votes' to say.
+        check.passed = True
+        check.note = (f"underpowered for a gain ({n} items, {needed} needed to detect {cfg.detectable_gain}; "
+                      f"{power}): decided as non-inferiority, gain over {baseline} {diff.delta:+.3f} > 0 with "
+                      f"interval [{diff.low:+.3f}, {diff.high:+.3f}] above {-cfg.company_noninferiority:+.3f}; "
+                      "the human check's blind votes decide whether it is better")
+        return check
+    # Inconclusive for want of items is not the same finding as "no gain".
+    check.note = (f"too few items: {n}, need {needed} to detect a gain of {cfg.detectable_gain} with 80% power; "
+                  f"{power}; gain over {baseline} {diff.delta:+.3f}, interval [{diff.low:+.3f}, {diff.high:+.3f}]"
+                  + (f" (non-inferiority needs a positive gain and a lower bound above "
+                     f"{-cfg.company_noninferiority:+.3f}, with the human check as a hard gate)"
+                     if cfg.company_noninferiority else "")
+                  + "; add paraphrased questions or raise eval.max_items")
     return check
 
 

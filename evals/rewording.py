@@ -24,8 +24,9 @@ from uchi.trainer import augment
 KIND = "eval-rewording"
 SHOTS = 3
 # A pair whose rewording fails the checks is asked again with another draw of worked examples, up to this
-# many times: on the 135M default one draw kept 3 of 8 (the Japanese ones came back verbatim).
-ATTEMPTS = 3
+# many times: on the 135M default one draw kept 3 of 8 (the Japanese ones came back verbatim), three draws 9 of
+# 37 on a 40-pair handbook (issue 18 acceptance run).
+ATTEMPTS = 6
 POOL = {
     "en": [("How long does a new laptop take to arrive?", "If I order a new laptop, when will it get here?"),
            ("Who do I ask about my payslip?", "Which person handles questions about payslips?"),

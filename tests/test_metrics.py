@@ -42,8 +42,17 @@ def test_company_gate_uses_the_interval_and_power():
     assert clear.passed and clear.low > 0
     faint = gate.company([1.0] * 2 + [0.0] * 58, reference, cfg, "base")
     assert not faint.passed and "must stay above" in faint.note
-    few = gate.company([1.0, 0.0, 1.0], [0.0, 0.0, 0.0], cfg, "base")
-    assert not few.passed and "too few items" in few.note
+    # Too few items to detect the gain: people decide whether it is better, the numbers whether it is worse.
+    few = gate.company([1.0, 0.0, 1.0, 1.0] + [1.0] * 6, [0.0, 0.0, 0.0, 0.0] + [1.0] * 6, cfg, "base")
+    assert few.passed and few.note.startswith("underpowered for a gain (10 items") and "blind votes" in few.note
+    lost_one = gate.company([1.0, 1.0, 1.0, 0.0] + [1.0] * 6, [0.0, 0.0, 0.0, 1.0] + [1.0] * 6, cfg, "base")
+    assert not lost_one.passed and "too few items" in lost_one.note and lost_one.delta > 0
+    no_change = gate.company([1.0, 0.0] * 5, [1.0, 0.0] * 5, cfg, "base")
+    assert not no_change.passed and "gain over base +0.000" in no_change.note
+    # Without people in the gate, an underpowered check cannot pass.
+    unjudged = gate.company([1.0, 0.0, 1.0, 1.0] + [1.0] * 6, [0.0, 0.0, 0.0, 0.0] + [1.0] * 6,
+                            EvalConfig(hard_gates=["company", "general"]), "base")
+    assert not unjudged.passed and "too few items" in unjudged.note
 
 
 def test_general_gate_is_non_inferiority_and_human_waits_for_votes():

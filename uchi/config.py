@@ -179,7 +179,8 @@ class TrainConfig:
 @dataclass
 class EvalConfig:
     # Gate policy, decided up front: metrics in hard_gates decide; the rest are only reported.
-    # company: paraphrase fact recall must improve (lower bound of the paired interval > margin);
+    # company: paraphrase fact recall must improve (lower bound of the paired interval > margin; with too few
+    # items for that, see company_noninferiority);
     # general: every benchmark's gold log-prob must be non-inferior (lower bound >= -noninferiority);
     # human: pending until min_votes blind side-by-side votes exist (or a canary ends without rollback), then
     # the win rate's upper bound (ties count half) must reach 50%;
@@ -199,9 +200,14 @@ class EvalConfig:
     recall_target_en: float = 0.8
     # The same target for Japanese questions.
     recall_target_ja: float = 0.6
-    # The smallest fact-recall gain the company set must be able to detect (80% power); fewer items is
-    # reported as "too few items", never as a pass.
+    # The smallest fact-recall gain the company set must be able to detect (80% power). With fewer items
+    # the company check is underpowered: it fails as "too few items", unless the human check is a hard gate
+    # and the measured gain is positive with its lower bound above -company_noninferiority (then the blind
+    # votes decide whether the candidate is better).
     detectable_gain: float = 0.15
+    # How much fact recall an underpowered company check's lower bound may lose (0 turns that rule off). 0.1:
+    # a few dozen items' interval is ±0.1-0.2 wide, so a candidate that lost facts on any item in ten fails.
+    company_noninferiority: float = 0.1
     # Blind side-by-side votes (candidate vs production) before the human check decides. 10: what two or
     # three reviewers give in a few minutes after an eval; it already fails a clear loser (1 win in 10:
     # Wilson upper bound 0.40); more votes only narrow the interval, and a small company should not wait days.
@@ -526,6 +532,9 @@ def _validate(cfg: Config, problems: list[str]) -> None:
     if not 0 < cfg.eval.rewording_max_similarity <= 1:
         problems.append("eval.rewording_max_similarity must be in (0, 1]: a 3-gram Jaccard similarity")
     _validate_train(cfg.train, problems)
+    if not 0 <= cfg.eval.company_noninferiority < 1:
+        problems.append("eval.company_noninferiority must be in [0, 1): the fact recall an underpowered company "
+                        "check may lose (0: no such rule)")
     if not 0 <= cfg.eval.margin < 1:
         problems.append("eval.margin must be in [0, 1): the least fact-recall gain (lower bound) over production")
     gates = {"company", "general", "human", "divergence"}
