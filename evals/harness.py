@@ -14,7 +14,7 @@ from pathlib import Path
 
 from uchi import basemodel
 from uchi.config import Config
-from uchi.data import paraphrases, snapshot
+from uchi.data import adapters, paraphrases, snapshot
 from uchi.data.adapters import PRODUCTION, ensure_loaded, model_for
 from uchi.data.retrieval import Retriever
 from uchi.data.store import Store, now
@@ -162,9 +162,9 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
              both_settings: bool = True) -> dict:
     """Score the candidate against production and store the eval, its verdict and its report. `both_settings`
     also answers with the other retrieval setting, for the four-configuration table (it does not gate)."""
-    adapter = store.adapter(version)
+    adapter = adapters.get(store, version)
     base_path = basemodel.resolve(cfg)
-    items = company_items(cfg, store, client, snapshot.load(store, adapter["snapshot"]), base_path, log)
+    items = company_items(cfg, store, client, snapshot.load(store, adapter.snapshot), base_path, log)
     production = store.alias(PRODUCTION)
     systems = {"base": None, "candidate": version}
     if production and production != version:
@@ -188,7 +188,7 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
 
     general_scores = {
         name: general.score_system(cfg, store, system_id(cfg, v), base_path,
-                                   Path(store.adapter(v)["path"]) if v else None, log, scored_by(v))
+                                   Path(adapters.get(store, v).path) if v else None, log, scored_by(v))
         for name, v in systems.items() if name in (baseline, "candidate")}
     candidate_recall, baseline_recall, evidence = _paired_recall(per_item["candidate"], per_item[baseline])
     checks = [gate.company(candidate_recall, baseline_recall, cfg.eval, baseline, evidence)]

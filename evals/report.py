@@ -138,7 +138,7 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def header_lines(result: dict) -> list[str]:
-    meta = result["adapter"]["metadata"]
+    meta = result["adapter"].metadata
     return [f"candidate `{result['version']}`: snapshot `{meta['snapshot']}`, {meta['n_pairs']} pairs, "
             f"trained in {meta['seconds']:.0f}s",
             f"production `{result['production'] or 'base model'}`; compared against {result['baseline']}",
@@ -238,7 +238,7 @@ def plots(result: dict) -> dict[str, bytes]:
         ax.set_title("Paraphrased questions by category")
         ax.legend()
         save("categories.png", fig)
-    meta = result["adapter"]["metadata"]
+    meta = result["adapter"].metadata
     if meta.get("losses"):
         save("loss.png", curves.draw(meta["losses"], meta.get("validations", []), meta.get("best_step"), "Training loss"))
     general = [c for c in result["checks"] if c["gate"] == "general" and "log-prob" in c["metric"]]

@@ -31,7 +31,7 @@ def compare_bot(fake_slack, trained, vllm, monkeypatch, tmp_path):
                                "UCHI_SERVING_PORT": vllm["env"]["UCHI_SERVING_PORT"]}).items():
         monkeypatch.setenv(name, value)
     harness = start_bot(config_module.load(), fake_slack)
-    yield harness, adapter["version"]
+    yield harness, adapter.version
     stop_bot(harness)
 
 

@@ -5,6 +5,7 @@ import json
 
 from uchi.config import EvalConfig
 from uchi.data import paraphrases, snapshot, split
+from uchi.data.adapters import Adapter
 from uchi.data.importer import import_file
 from uchi.data.pairs import NewPair, add_pairs, load_pairs
 from uchi.evals import gate, harness, heldout, report, rewording
@@ -188,7 +189,8 @@ def test_the_report_states_the_company_evidence_when_the_gate_passed():
     cfg = EvalConfig()
     check = gate.company([1.0] * 22 + [0.0] * 9, [0.0] * 25 + [1.0] * 6, cfg, "base", {"generated/ja": 31})
     verdict = gate.decide([check])
-    result = {"adapter": {"metadata": {"snapshot": "s", "n_pairs": 35, "seconds": 1}}, "version": "v1",
+    adapter = Adapter("v1", 1, "s", "base", "adapters/v1", {"snapshot": "s", "n_pairs": 35, "seconds": 1}, "")
+    result = {"adapter": adapter, "version": "v1",
               "production": None, "baseline": "base", "reasons": verdict.reasons, "checks": verdict.to_json()}
     lines = report.header_lines(result)
     assert lines[2] == "every hard gate passed" and "generated ja 31" in lines[3]

@@ -27,7 +27,7 @@ def test_a_candidate_trained_on_nonsense_fails_the_general_gate(tmp_path, base_m
         store.db.execute("UPDATE pairs SET split = 'train'")
         store.db.conn.commit()
         adapter = launch(cfg, store, log=lambda _: None)
-        result = evaluate(cfg, store, vllm["client"], adapter["version"], log=lambda *_: None)
+        result = evaluate(cfg, store, vllm["client"], adapter.version, log=lambda *_: None)
     assert not result["passed"]
     failed = [c for c in result["checks"] if c["hard"] and not c["passed"]]
     general = [c for c in failed if c["gate"] == "general"]

@@ -13,6 +13,7 @@ from uchi import config as config_module
 from uchi.bot import ballots
 from uchi.bot.web import web_client
 from uchi.cli import main
+from uchi.data import adapters
 from uchi.data.adapters import PRODUCTION
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
@@ -54,7 +55,7 @@ def stored_eval(cfg, store: Store, content: str = "weights") -> tuple[str, int]:
     result = {"id": eval_id, "version": version, "production": None, "baseline": "base",
               "scores": {name: breakdown(r) for name, r in rows.items()}, "passed": verdict.passed,
               "reasons": verdict.reasons, "checks": verdict.to_json(), "general": {}, "judge": {}, "items": rows,
-              "adapter": store.adapter(version)}
+              "adapter": adapters.get(store, version)}
     store.db["evals"].update(eval_id, {"report_path": str(report.write(cfg, result))})
     return version, eval_id
 

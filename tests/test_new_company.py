@@ -117,7 +117,7 @@ def test_a_question_answer_csv_reaches_production_without_force(tmp_path, base_m
         adapter = launch(cfg, store, log=lambda *_: None)  # as `uchi train` does
         from uchi.evals.harness import evaluate
 
-        result = evaluate(cfg, store, client, adapter["version"], log=lambda *_: None, both_settings=False)
+        result = evaluate(cfg, store, client, adapter.version, log=lambda *_: None, both_settings=False)
         checks = {c["gate"] + ":" + c["metric"]: c for c in result["checks"]}
         company = checks["company:paraphrase fact recall"]
         # The gate decides on evidence: items of both languages, a gain whose interval clears the margin.
@@ -136,10 +136,10 @@ def test_a_question_answer_csv_reaches_production_without_force(tmp_path, base_m
         asked = [r for r in held_aside if r["question"] in trained]
         before = _recall(cfg, store, client, cfg.model.served_name, asked)
 
-        promoted = promote(cfg, store, client, adapter["version"], actor="U_ADMIN")  # no force_reason
-        assert store.alias(PRODUCTION) == adapter["version"] == promoted["version"]
+        promoted = promote(cfg, store, client, adapter.version, actor="U_ADMIN")  # no force_reason
+        assert store.alias(PRODUCTION) == adapter.version == promoted["version"]
         audit = store.one("SELECT * FROM promotions WHERE alias = ? AND to_version = ? ORDER BY id DESC LIMIT 1",
-                          [PRODUCTION, adapter["version"]])
+                          [PRODUCTION, adapter.version])
         assert audit["forced"] == 0 and audit["reason"].startswith("gate passed")
         # What employees get, on questions people wrote (never seen by the product): production answers them
         # with more of the facts than the base model did.

@@ -22,7 +22,7 @@ def loop(trained, vllm):
     env, adapter = trained
     cfg = config_module.load(env=env | {"UCHI_SERVING_PORT": vllm["env"]["UCHI_SERVING_PORT"]})
     with Store.open(cfg) as store:
-        yield cfg, store, vllm["client"], adapter["version"]
+        yield cfg, store, vllm["client"], adapter.version
 
 
 def test_promotion_needs_an_eval_or_an_audited_force(loop):

@@ -48,11 +48,11 @@ def test_a_slurm_job_trains_and_registers_the_adapter(slurm, tmp_path, base_mode
                        slurm_options="--job-name=uchi-test")
     lines = []
     adapter = launch(cfg, store, log=lines.append)
-    run = store.one("SELECT * FROM runs WHERE id = ?", [adapter["run_id"]])
+    run = store.one("SELECT * FROM runs WHERE id = ?", [adapter.run_id])
     assert run["runner"] == "slurm" and run["job_id"] and run["status"] == "succeeded"
     assert any(line.startswith(f"slurm job {run['job_id']} on ") for line in lines)  # the job's log, streamed
-    assert any(f"adapter {adapter['version']}" in line for line in lines)
-    assert Path(adapter["path"], "adapter_model.safetensors").is_file()
+    assert any(f"adapter {adapter.version}" in line for line in lines)
+    assert Path(adapter.path, "adapter_model.safetensors").is_file()
     script = Path(run["log_path"]).with_name("job.sbatch").read_text()
     assert "#SBATCH --job-name=uchi-test" in script and "--gres" not in script
     state = subprocess.run(["scontrol", "show", "job", "-o", run["job_id"]], capture_output=True, text=True).stdout

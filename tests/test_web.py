@@ -12,6 +12,7 @@ from browser import Page
 from uchi import config as config_module
 from uchi.arguments import model_client
 from uchi.console import auth, server
+from uchi.data import adapters
 from uchi.data.pairs import NewPair, add_pairs
 from uchi.data.store import Store, now
 from uchi.evals import gate, report
@@ -99,7 +100,7 @@ def seed_eval(cfg, store: Store) -> int:
               "reasons": verdict.reasons, "checks": verdict.to_json(), "scores": scores,
               "items": {"base": [item(q, f"base says {i}") for i, q in enumerate(questions)],
                         "candidate": [item(q, f"candidate says {i}") for i, q in enumerate(questions)]},
-              "adapter": store.adapter(VERSION)}
+              "adapter": adapters.get(store, VERSION)}
     store.db["evals"].update(eval_id, {"report_path": str(report.write(cfg, result))})
     return eval_id
 

@@ -18,8 +18,8 @@ def train_command(cfg, args):
         if args.list:
             return list_runs(cfg, store)
         adapter = launch(cfg, store, runner=args.runner, resume=args.resume, log=lambda line: print(line, flush=True))
-    print(f"adapter {adapter['version']} written to {adapter['path']}; evaluate it with "
-          f"`uchi eval run {adapter['version']}`")
+    print(f"adapter {adapter.version} written to {adapter.path}; evaluate it with "
+          f"`uchi eval run {adapter.version}`")
 
 
 def list_runs(cfg, store) -> None:

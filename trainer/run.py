@@ -21,7 +21,9 @@ from pathlib import Path
 
 from uchi import basemodel
 from uchi.config import Config
+from uchi.data import adapters
 from uchi.data import snapshot as snapshots
+from uchi.data.adapters import Adapter
 from uchi.data.runs import adapters_dir, fail, get, workdir
 from uchi.data.store import Store, now
 from uchi.trainer import curves, distributed, lora, sizing
@@ -65,10 +67,10 @@ def _start_from(cfg: Config, store: Store, params: dict) -> tuple[str | None, Pa
     version = params.get("start_from_version")
     if cfg.train.start_from != "production" or not version:
         return None, None
-    return version, Path(store.adapter(version)["path"])
+    return version, Path(adapters.get(store, version).path)
 
 
-def execute(cfg: Config, store: Store, run_id: int, *, progress: bool = True, log=print) -> dict | None:
+def execute(cfg: Config, store: Store, run_id: int, *, progress: bool = True, log=print) -> Adapter | None:
     """Train run_id to its end (from its last checkpoint, if any) and register its adapter (None off rank 0)."""
     world = distributed.world()
     run = get(store, run_id)
@@ -179,4 +181,4 @@ def _register(cfg, store, run, model, result, mixture, params, base_path, snap, 
     first, last = result.losses[0]["loss"], result.losses[-1]["loss"]
     log(f"run {run_id}: adapter {version} in {result.seconds:.0f}s, loss {first:.3f} -> {last:.3f}, kept step "
         f"{result.best_step} of {result.steps}")
-    return store.adapter(version)
+    return adapters.get(store, version)

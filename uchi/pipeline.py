@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from uchi.config import Config
-from uchi.data import snapshot
+from uchi.data import adapters, snapshot
 from uchi.data.runs import reap_dead_runs, running
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
@@ -58,7 +58,7 @@ def retrain(cfg: Config, store: Store, client: ModelClient, progress: Callable[[
     `both_settings=False` judges only what production serves (retrieval on), skipping the other setting."""
     with lock.training_lock(cfg, "a retrain (train, then evaluate)"):
         adapter = launch(cfg, store, log=progress)
-        return evaluate(cfg, store, client, adapter["version"], log=progress, both_settings=both_settings)
+        return evaluate(cfg, store, client, adapter.version, log=progress, both_settings=both_settings)
 
 
 def retrain_and_report(cfg: Config, store: Store, client: ModelClient, thread: Thread | None,
@@ -115,7 +115,7 @@ def nightly(cfg: Config, store: Store, client: ModelClient | None, *,
         except Exception as exc:
             _finish(store, row_id, "failed", str(exc)[:2000], log)
             raise
-        run_id = store.adapter(result["version"])["run_id"]
+        run_id = adapters.get(store, result["version"]).run_id
         store.db["nightly_runs"].update(row_id, {"run_id": run_id, "eval_id": result["id"],
                                                  "posted": int(thread is not None)})
         verdict = gate.stored_state(result["checks"])  # pending: waits for blind votes or a canary
