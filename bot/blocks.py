@@ -223,8 +223,8 @@ def status(lang: str, facts: dict) -> list[dict]:
     lines = [text(lang, "status_production", version=f"`{facts['production']}`" if facts["production"]
                   else text(lang, "base_model"))]
     if run:
-        adapter = f" → `{run['adapter_version']}`" if run["adapter_version"] else ""
-        lines.append(text(lang, "status_run", id=run["id"], status=run["status"], started=run["started_at"][:16],
+        adapter = f" → `{run.adapter_version}`" if run.adapter_version else ""
+        lines.append(text(lang, "status_run", id=run.id, status=run.status, started=run.started_at[:16],
                           adapter=adapter))
     else:
         lines.append(text(lang, "status_no_run"))

@@ -6,7 +6,7 @@ from pathlib import Path
 from uchi.bot import blocks
 from uchi.bot.errors import BotError, Term
 from uchi.bot.messages import text
-from uchi.data import audit
+from uchi.data import audit, runs
 from uchi.data.adapters import PRODUCTION
 from uchi.data.export import stats
 from uchi.data.store import Store, now
@@ -62,4 +62,4 @@ def status(store: Store) -> dict:
         "answers": counted["answers"], "up": ratings.get(1, 0), "down": ratings.get(-1, 0),
         "preferences": store.one("SELECT COUNT(*) AS n FROM preference_pairs")["n"]}
     return {"production": counted["production"], "pending": totals["pending"], "data": data,
-            "run": store.one("SELECT * FROM runs ORDER BY id DESC LIMIT 1")}
+            "run": next(iter(runs.latest(store, 1)), None)}

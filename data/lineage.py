@@ -65,7 +65,7 @@ def render(found: dict, *, every_pair: bool = False) -> str:
         return "\n".join(lines)
     adapter, run, snapshot = found["adapter"], found["run"], found["snapshot"]
     lines += [f"  -> adapter {adapter.version} (created {adapter.created_at}, base {adapter.base_model})",
-              f"  -> run {run['id']} ({run['status']}, {run['started_at']} - {run['finished_at'] or '?'})",
+              f"  -> run {run.id} ({run.status}, {run.started_at} - {run.finished_at or '?'})",
               f"  -> snapshot {snapshot['hash']}: {snapshot['n_pairs']} pairs",
               "  -> authors: " + ", ".join(f"{author} ({n})" for author, n in found["authors"].items())]
     for gone in found["missing"]:

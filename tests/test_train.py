@@ -29,8 +29,8 @@ def test_training_lowers_the_loss_and_registers_the_adapter(trained):
     assert {"torch", "transformers", "peft"} <= set(meta["environment"])
     cfg = config_module.load(env=env)
     with Store.open(cfg) as store:
-        run = store.one("SELECT * FROM runs WHERE id = ?", [meta["run_id"]])
-        assert run["status"] == "succeeded" and run["adapter_version"] == adapter.version
+        run = runs.get(store, meta["run_id"])
+        assert run.status == "succeeded" and run.adapter_version == adapter.version
 
 
 def test_a_failed_run_leaves_nothing_in_the_registry(model_cfg, monkeypatch):
@@ -44,8 +44,8 @@ def test_a_failed_run_leaves_nothing_in_the_registry(model_cfg, monkeypatch):
         monkeypatch.setattr(run_module, "build", explode)
         with pytest.raises(RuntimeError):
             run_module.execute(model_cfg, store, runs.create(model_cfg, store, runner="local"), log=lambda _: None)
-        run = store.one("SELECT * FROM runs")
-        assert run["status"] == "failed" and "killed mid-run" in run["error"]
+        run = runs.latest(store, 1)[0]
+        assert run.status == "failed" and "killed mid-run" in run.error
         assert store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 0
         assert not list((runs.adapters_dir(model_cfg) / ".partial").glob("*"))
 
@@ -63,7 +63,7 @@ def test_a_run_whose_process_died_is_marked_failed(model_cfg):
         partial.mkdir(parents=True)
         (partial / "adapter_model.safetensors").write_bytes(b"half")
         runs.reap_dead_runs(store, model_cfg)
-        assert store.one("SELECT status FROM runs WHERE id = ?", [dead])["status"] == "failed"
+        assert runs.get(store, dead).status == "failed"
         assert not partial.exists()
 
 

@@ -11,7 +11,7 @@ import torch
 
 from conftest import FACTS
 from uchi import config as config_module
-from uchi.data import adapters
+from uchi.data import adapters, runs
 from uchi.data.pairs import NewPair, add_pairs
 from uchi.data.runs import create, reap_dead_runs, workdir
 from uchi.data.store import Store, now
@@ -98,19 +98,19 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path, base_model_dir):
     os.kill(runner.process.pid, signal.SIGKILL)
     runner.process.wait()
     reap_dead_runs(store, cfg)
-    run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
-    assert run["status"] == "failed" and f"uchi train --resume {run_id}" in run["error"]
-    assert "step 2/4" in run["error"]  # the end of its log
-    assert run["checkpoint_step"] >= 2 and store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 0
+    run = runs.get(store, run_id)
+    assert run.status == "failed" and f"uchi train --resume {run_id}" in run.error
+    assert "step 2/4" in run.error  # the end of its log
+    assert run.checkpoint_step >= 2 and store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 0
     lines = []
     resumed = launch(cfg, store, resume=run_id, log=lines.append)
-    assert any(line.startswith(f"resuming at step {run['checkpoint_step']} of 4") for line in lines)
+    assert any(line.startswith(f"resuming at step {run.checkpoint_step} of 4") for line in lines)
     a, b = straight.metadata, resumed.metadata
     assert [p["loss"] for p in b["losses"]] == pytest.approx([p["loss"] for p in a["losses"]], abs=1e-4)
-    assert b["resumed_at_step"] == run["checkpoint_step"] and b["attempts"] == 2 and len(b["losses"]) == 4
+    assert b["resumed_at_step"] == run.checkpoint_step and b["attempts"] == 2 and len(b["losses"]) == 4
     _assert_same_weights(Path(straight.path), Path(resumed.path))
-    assert store.one("SELECT status, attempts FROM runs WHERE id = ?", [run_id]) == {"status": "succeeded",
-                                                                                      "attempts": 2}
+    done = runs.get(store, run_id)
+    assert (done.status, done.attempts) == ("succeeded", 2)
     store.close()
 
 
@@ -218,8 +218,8 @@ def test_two_processes_train_data_parallel_with_torchrun(tmp_path, base_model_di
                           capture_output=True, text=True, timeout=900,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
-    meta = adapters.get(store, run["adapter_version"]).metadata
+    run = runs.get(store, run_id)
+    meta = adapters.get(store, run.adapter_version).metadata
     # 8 pairs in batches of 2 make 4 batches: each of the two processes takes 2 of them.
     assert meta["params"]["processes"] == 2 and meta["steps"] == 2 and len(meta["losses"]) == 2
     assert store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 1

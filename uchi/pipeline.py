@@ -8,13 +8,12 @@ the end of its eval, so two retrains never interleave. Where the progress and th
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from uchi.config import Config
 from uchi.data import adapters, snapshot
-from uchi.data.runs import reap_dead_runs, running
+from uchi.data.runs import last_trained_pairs, reap_dead_runs, running
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.evals import gate
@@ -47,7 +46,7 @@ def busy(cfg: Config, store: Store) -> Busy | None:
     reap_dead_runs(store, cfg)
     run = running(store)
     if run is not None:
-        return Busy(run["id"], run["started_at"][:16], f"run #{run['id']}")
+        return Busy(run.id, run.started_at[:16], f"run #{run.id}")
     holder = lock.held_by(cfg)
     return Busy(None, holder.get("since", ""), holder["what"]) if holder else None
 
@@ -82,9 +81,7 @@ def retrain_and_report(cfg: Config, store: Store, client: ModelClient, thread: T
 def new_pairs(store: Store) -> tuple[int, str]:
     """How many approved train pairs the last succeeded run did not train on, and the current snapshot hash."""
     snap = snapshot.current(store)
-    last = store.one("SELECT s.pair_ids FROM runs r JOIN snapshots s ON s.hash = r.snapshot "
-                     "WHERE r.status = 'succeeded' ORDER BY r.id DESC LIMIT 1")
-    trained = set(json.loads(last["pair_ids"])) if last else set()
+    trained = last_trained_pairs(store)
     return sum(p["id"] not in trained for p in snap.pairs), snap.hash
 
 
