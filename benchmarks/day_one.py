@@ -56,11 +56,11 @@ def main() -> None:
         with Server(cfg):
             client = ModelClient(cfg.serving.url, cfg.serving.request_timeout_s)
             result = evaluate(cfg, store, client, adapter.version, log=print, both_settings=False)
-    company = next(c for c in result["checks"] if c["gate"] == "company")
-    sources = {k: v["n"] for k, v in result["scores"]["candidate"].items() if k.startswith("paraphrase@")}
+    company = next(c for c in result.checks if c["gate"] == "company")
+    sources = {k: v["n"] for k, v in result.scores["candidate"].items() if k.startswith("paraphrase@")}
     print("items by source:", sources)
     print(f"company check: {'pass' if company['passed'] else 'FAIL'}: {company['note']}")
-    print(f"gate {'PASSED' if result['passed'] else 'FAILED'}: {result['reasons']}; {time.monotonic() - started:.0f}s")
+    print(f"gate {'PASSED' if result.passed else 'FAILED'}: {result.reasons}; {time.monotonic() - started:.0f}s")
 
 
 if __name__ == "__main__":

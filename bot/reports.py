@@ -10,18 +10,19 @@ from uchi.data import audit, runs
 from uchi.data.adapters import PRODUCTION
 from uchi.data.export import stats
 from uchi.data.store import Store, now
+from uchi.evals.result import EvalResult
 from uchi.serving.registry import promote
 
 
-def post(client, store: Store, lang: str, channel: str, thread_ts: str, result: dict) -> str:
+def post(client, store: Store, lang: str, channel: str, thread_ts: str, result: EvalResult) -> str:
     """The summary with its buttons (also shown in the channel), then the full report file in the thread."""
     posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, reply_broadcast=True,
                                      **blocks.report(lang, result))
-    store.db["report_messages"].insert({"eval_id": result["id"], "version": result["version"], "channel": channel,
+    store.db["report_messages"].insert({"eval_id": result.id, "version": result.version, "channel": channel,
                                         "ts": posted["ts"]})
-    path = Path(result["report_path"])
+    path = Path(result.report_path)
     client.files_upload_v2(channel=channel, thread_ts=thread_ts, file=str(path), filename=path.name,
-                           title=f"{text(lang, 'report_file')}: {result['version']}")
+                           title=f"{text(lang, 'report_file')}: {result.version}")
     return posted["ts"]
 
 

@@ -18,6 +18,7 @@ from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.evals import gate
 from uchi.evals.harness import evaluate
+from uchi.evals.result import EvalResult
 from uchi.language import LANGUAGES
 from uchi.modelclient import ModelClient
 from uchi.trainer import lock
@@ -29,7 +30,7 @@ class Thread(Protocol):
 
     def progress(self, line: str) -> None: ...
 
-    def report(self, result: dict) -> None: ...
+    def report(self, result: EvalResult) -> None: ...
 
     def failed(self, error: str) -> None: ...
 
@@ -52,7 +53,7 @@ def busy(cfg: Config, store: Store) -> Busy | None:
 
 
 def retrain(cfg: Config, store: Store, client: ModelClient, progress: Callable[[str], None], *,
-            both_settings: bool = True) -> dict:
+            both_settings: bool = True) -> EvalResult:
     """Train the current snapshot through the runner, then evaluate it; returns the eval result.
     `both_settings=False` judges only what production serves (retrieval on), skipping the other setting."""
     with lock.training_lock(cfg, "a retrain (train, then evaluate)"):
@@ -61,7 +62,7 @@ def retrain(cfg: Config, store: Store, client: ModelClient, progress: Callable[[
 
 
 def retrain_and_report(cfg: Config, store: Store, client: ModelClient, thread: Thread | None,
-                       log: Callable[[str], None] = print) -> dict:
+                       log: Callable[[str], None] = print) -> EvalResult:
     def progress(line: str) -> None:
         log(line)
         if thread is not None:
@@ -112,12 +113,12 @@ def nightly(cfg: Config, store: Store, client: ModelClient | None, *,
         except Exception as exc:
             _finish(store, row_id, "failed", str(exc)[:2000], log)
             raise
-        run_id = adapters.get(store, result["version"]).run_id
-        store.db["nightly_runs"].update(row_id, {"run_id": run_id, "eval_id": result["id"],
+        run_id = adapters.get(store, result.version).run_id
+        store.db["nightly_runs"].update(row_id, {"run_id": run_id, "eval_id": result.id,
                                                  "posted": int(thread is not None)})
-        verdict = gate.stored_state(result["checks"])  # pending: waits for blind votes or a canary
-        return _finish(store, row_id, "succeeded", f"{result['version']} trained on {count} new pairs; gate "
-                       f"{verdict}; report {result['report_path']}", log)
+        verdict = gate.stored_state(result.checks)  # pending: waits for blind votes or a canary
+        return _finish(store, row_id, "succeeded", f"{result.version} trained on {count} new pairs; gate "
+                       f"{verdict}; report {result.report_path}", log)
 
 
 def _finish(store: Store, row_id: int, status: str, reason: str, log) -> dict:
