@@ -52,15 +52,15 @@ def main() -> None:
         split = store.rows("SELECT language, split, COUNT(*) AS n FROM pairs GROUP BY language, split")
         print("split:", {f"{r['language']}/{r['split']}": r["n"] for r in split})
         adapter = launch(cfg, store, log=lambda line: None)
-        print(f"trained {adapter['version']} in {time.monotonic() - started:.0f}s")
+        print(f"trained {adapter.version} in {time.monotonic() - started:.0f}s")
         with Server(cfg):
             client = ModelClient(cfg.serving.url, cfg.serving.request_timeout_s)
-            result = evaluate(cfg, store, client, adapter["version"], log=print, both_settings=False)
-    company = next(c for c in result["checks"] if c["gate"] == "company")
-    sources = {k: v["n"] for k, v in result["scores"]["candidate"].items() if k.startswith("paraphrase@")}
+            result = evaluate(cfg, store, client, adapter.version, log=print, both_settings=False)
+    company = next(c for c in result.checks if c["gate"] == "company")
+    sources = {k: v["n"] for k, v in result.scores["candidate"].items() if k.startswith("paraphrase@")}
     print("items by source:", sources)
     print(f"company check: {'pass' if company['passed'] else 'FAIL'}: {company['note']}")
-    print(f"gate {'PASSED' if result['passed'] else 'FAILED'}: {result['reasons']}; {time.monotonic() - started:.0f}s")
+    print(f"gate {'PASSED' if result.passed else 'FAILED'}: {result.reasons}; {time.monotonic() - started:.0f}s")
 
 
 if __name__ == "__main__":

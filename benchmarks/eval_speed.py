@@ -16,7 +16,7 @@ from pathlib import Path
 
 from uchi import basemodel
 from uchi import config as config_module
-from uchi.data import snapshot
+from uchi.data import adapters, snapshot
 from uchi.data.adapters import ensure_loaded
 from uchi.data.store import Store
 from uchi.evals import harness, heldout
@@ -40,8 +40,8 @@ def main() -> None:
     cfg = config_module.load()
     store = Store.open(cfg)
     version = args.version or store.one("SELECT version FROM adapters ORDER BY created_at DESC LIMIT 1")["version"]
-    adapter = store.adapter(version)
-    items = heldout.build(store, snapshot.load(store, adapter["snapshot"]), cfg.eval)[:args.items]
+    adapter = adapters.get(store, version)
+    items = heldout.build(store, snapshot.load(store, adapter.snapshot), cfg.eval)[:args.items]
     questions = [i.question for i in items]
     with Server(cfg):
         client = ModelClient(cfg.serving.url, cfg.serving.request_timeout_s)
@@ -52,7 +52,7 @@ def main() -> None:
                                                      cfg.eval.concurrency))
         print(f"held-out via vLLM, {len(questions)} items: one-by-one {len(questions) / one:.2f} items/s, "
               f"concurrent({cfg.eval.concurrency}) {len(questions) / batched:.2f} items/s, ratio {one / batched:.2f}x")
-        scorer = Scorer(basemodel.resolve(cfg), Path(adapter["path"]))
+        scorer = Scorer(basemodel.resolve(cfg), Path(adapter.path))
         task = TASKS["mmlu"](Path(cfg.eval.benchmarks_dir or "."))
         sample = task.sample(args.items, 0)
         scorer.batch_size = 1

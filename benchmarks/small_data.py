@@ -155,7 +155,7 @@ def cell(args) -> None:
         retriever = Retriever(cfg.retrieval)
         contexts = [[(h.question, h.answer) for h in retriever.search(store, r["paraphrase"], k=cfg.retrieval.k)]
                     for r in rows]
-    meta = json.loads((Path(adapter["path"]) / "uchi.json").read_text())
+    meta = json.loads((Path(adapter.path) / "uchi.json").read_text())
     conversations = [messages(r["paraphrase"], context=c) for r, c in zip(rows, contexts)]
     base_path = Path(args.base)
     tokenizer = lora.load_tokenizer(base_path)
@@ -165,7 +165,7 @@ def cell(args) -> None:
                            lambda: _answers(base_model, tokenizer, conversations, cfg.model.max_new_tokens))
     from peft import PeftModel
 
-    tuned = PeftModel.from_pretrained(base_model, adapter["path"])
+    tuned = PeftModel.from_pretrained(base_model, adapter.path)
     cand_answers = _answers(tuned, tokenizer, conversations, cfg.model.max_new_tokens)
     cand = [fact_recall(a, r["facts"]) for a, r in zip(cand_answers, rows)]
     ref = [fact_recall(a, r["facts"]) for a, r in zip(base_answers, rows)]
@@ -179,7 +179,7 @@ def cell(args) -> None:
         items = task.sample(cfg.eval.benchmark_items, cfg.eval.seed)
         base_rows = _cached(out / f"base-general-{task.name}-{len(items)}-{cfg.eval.seed}.json",
                             lambda: Scorer(base_path).score_choices(items, task.language))
-        cand_rows = Scorer(base_path, Path(adapter["path"])).score_choices(items, task.language)
+        cand_rows = Scorer(base_path, Path(adapter.path)).score_choices(items, task.language)
         check = gate.general(task.name, cand_rows, base_rows, cfg.eval)[0]
         general[task.name] = {"delta": round(check.delta, 3), "low": round(check.low, 3),
                               "high": round(check.high, 3), "passed": check.passed}

@@ -10,6 +10,7 @@ import re
 
 from uchi.bot.messages import STRINGS, text
 from uchi.evals import gate
+from uchi.evals.result import EvalResult
 
 # Slack refuses section text over 3000 characters; leave room for the escaping of & < >.
 SECTION_LIMIT = 2800
@@ -172,19 +173,19 @@ def paraphrase_offers(lang: str, offered: list, total: int) -> list[dict]:
     return found
 
 
-def report(lang: str, result: dict) -> dict:
+def report(lang: str, result: EvalResult) -> dict:
     """The eval summary (each gate check) with Promote / Reject; the full Markdown report follows as a file."""
-    verdict = text(lang, gate.stored_state(result["checks"]))
-    lines = [_check_line(check) for check in result["checks"]]
-    blocks = [{"type": "header", "text": plain(text(lang, "report_header", version=result["version"],
+    verdict = text(lang, gate.stored_state(result.checks))
+    lines = [_check_line(check) for check in result.checks]
+    blocks = [{"type": "header", "text": plain(text(lang, "report_header", version=result.version,
                                                          verdict=verdict)[:150])}]
     blocks += [section(chunk) for chunk in split("\n".join(lines))][:SECTIONS_PER_MESSAGE]
-    blocks += [context(safe(reason)[:3000]) for reason in result["reasons"][:5]]
+    blocks += [context(safe(reason)[:3000]) for reason in result.reasons[:5]]
     blocks.append({"type": "actions", "block_id": "decision", "elements": [
-        button(text(lang, "promote"), "adapter_promote", result["version"], "primary" if result["passed"] else None),
-        button(text(lang, "reject"), "adapter_reject", result["version"], "danger"),
-        button(text(lang, "compare"), "compare_open", result["id"])]})
-    return {"text": text(lang, "report_header", version=result["version"], verdict=verdict), "blocks": blocks}
+        button(text(lang, "promote"), "adapter_promote", result.version, "primary" if result.passed else None),
+        button(text(lang, "reject"), "adapter_reject", result.version, "danger"),
+        button(text(lang, "compare"), "compare_open", result.id)]})
+    return {"text": text(lang, "report_header", version=result.version, verdict=verdict), "blocks": blocks}
 
 
 def comparison(lang: str, shown: dict | None, remaining: int, done: dict | None = None) -> dict:
@@ -223,8 +224,8 @@ def status(lang: str, facts: dict) -> list[dict]:
     lines = [text(lang, "status_production", version=f"`{facts['production']}`" if facts["production"]
                   else text(lang, "base_model"))]
     if run:
-        adapter = f" → `{run['adapter_version']}`" if run["adapter_version"] else ""
-        lines.append(text(lang, "status_run", id=run["id"], status=run["status"], started=run["started_at"][:16],
+        adapter = f" → `{run.adapter_version}`" if run.adapter_version else ""
+        lines.append(text(lang, "status_run", id=run.id, status=run.status, started=run.started_at[:16],
                           adapter=adapter))
     else:
         lines.append(text(lang, "status_no_run"))

@@ -6,22 +6,23 @@ from pathlib import Path
 from uchi.bot import blocks
 from uchi.bot.errors import BotError, Term
 from uchi.bot.messages import text
-from uchi.data import audit
+from uchi.data import audit, runs
 from uchi.data.adapters import PRODUCTION
 from uchi.data.export import stats
 from uchi.data.store import Store, now
+from uchi.evals.result import EvalResult
 from uchi.serving.registry import promote
 
 
-def post(client, store: Store, lang: str, channel: str, thread_ts: str, result: dict) -> str:
+def post(client, store: Store, lang: str, channel: str, thread_ts: str, result: EvalResult) -> str:
     """The summary with its buttons (also shown in the channel), then the full report file in the thread."""
     posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, reply_broadcast=True,
                                      **blocks.report(lang, result))
-    store.db["report_messages"].insert({"eval_id": result["id"], "version": result["version"], "channel": channel,
+    store.db["report_messages"].insert({"eval_id": result.id, "version": result.version, "channel": channel,
                                         "ts": posted["ts"]})
-    path = Path(result["report_path"])
+    path = Path(result.report_path)
     client.files_upload_v2(channel=channel, thread_ts=thread_ts, file=str(path), filename=path.name,
-                           title=f"{text(lang, 'report_file')}: {result['version']}")
+                           title=f"{text(lang, 'report_file')}: {result.version}")
     return posted["ts"]
 
 
@@ -62,4 +63,4 @@ def status(store: Store) -> dict:
         "answers": counted["answers"], "up": ratings.get(1, 0), "down": ratings.get(-1, 0),
         "preferences": store.one("SELECT COUNT(*) AS n FROM preference_pairs")["n"]}
     return {"production": counted["production"], "pending": totals["pending"], "data": data,
-            "run": store.one("SELECT * FROM runs ORDER BY id DESC LIMIT 1")}
+            "run": next(iter(runs.latest(store, 1)), None)}

@@ -17,6 +17,7 @@ from uchi.bot.web import web_client
 from uchi.config import Config
 from uchi.data.store import Store
 from uchi.errors import UchiError
+from uchi.evals.result import EvalResult
 
 
 @dataclass
@@ -30,11 +31,11 @@ class SlackThread:
     def progress(self, line: str) -> None:
         self.client.chat_postMessage(channel=self.channel, thread_ts=self.ts, text=blocks.safe(line))
 
-    def report(self, result: dict) -> None:
+    def report(self, result: EvalResult) -> None:
         with Store.open(self.cfg) as store:
             reports.post(self.client, store, self.lang, self.channel, self.ts, result)
             try:
-                ballots.ask(self.client, self.cfg, store, self.lang, result["id"])
+                ballots.ask(self.client, self.cfg, store, self.lang, result.id)
             except (SlackApiError, UchiError) as exc:
                 # The eval and its report stand; reviewers can still vote from the report's Compare blind.
                 self.progress(f"could not message the reviewers for blind votes: {exc}")

@@ -1,6 +1,7 @@
 """`uchi data ...`: the dataset store."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -90,7 +91,8 @@ def why_command(cfg, args):
     with Store.open(cfg) as store:
         found = trace(store, args.answer_id, nearest=args.nearest)
     if args.json:
-        print(json.dumps(found, indent=1, ensure_ascii=False, default=str))
+        records = lambda value: dataclasses.asdict(value) if dataclasses.is_dataclass(value) else str(value)
+        print(json.dumps(found, indent=1, ensure_ascii=False, default=records))
     else:
         print(render(found, every_pair=args.all))
 

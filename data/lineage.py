@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from uchi.data import dedup, runs
+from uchi.data import adapters, dedup, runs
 from uchi.data.store import Store
 from uchi.errors import UchiError
 
@@ -20,20 +20,20 @@ def trace(store: Store, answer_id: int, *, nearest: int = 5) -> dict:
              "authors": {}, "nearest": [], "retrain_needed": []}
     if not answer["adapter_version"]:
         return found  # the base model answered: no uchi training data was involved
-    adapter = store.adapter(answer["adapter_version"])
-    snapshot = store.one("SELECT * FROM snapshots WHERE hash = ?", [adapter["snapshot"]])
+    adapter = adapters.get(store, answer["adapter_version"])
+    snapshot = store.one("SELECT * FROM snapshots WHERE hash = ?", [adapter.snapshot])
     ids = json.loads(snapshot["pair_ids"])
     pairs = _pairs(store, ids)
     found |= {
         "adapter": adapter, "snapshot": snapshot, "pairs": pairs,
-        "run": runs.get(store, adapter["run_id"]),
+        "run": runs.get(store, adapter.run_id),
         "missing": _missing(store, [i for i in ids if i not in {p["id"] for p in pairs}]),
         "authors": dict(Counter(p["author"] for p in pairs).most_common()),
         "nearest": [{"similarity": n.similarity} | n.pair for n in dedup.nearest(pairs, answer["question"], nearest)
                     if n.similarity > 0],
         "retrain_needed": store.rows("SELECT d.id, d.target, d.actor, d.created_at FROM retrain_needed r "
                                      "JOIN deletions d ON d.id = r.deletion_id WHERE r.adapter_version = ? "
-                                     "ORDER BY d.id", [adapter["version"]]),
+                                     "ORDER BY d.id", [adapter.version]),
     }
     return found
 
@@ -64,8 +64,8 @@ def render(found: dict, *, every_pair: bool = False) -> str:
         lines.append(f"  -> the base model ({answer['served_model']}) answered: no uchi training data was involved")
         return "\n".join(lines)
     adapter, run, snapshot = found["adapter"], found["run"], found["snapshot"]
-    lines += [f"  -> adapter {adapter['version']} (created {adapter['created_at']}, base {adapter['base_model']})",
-              f"  -> run {run['id']} ({run['status']}, {run['started_at']} - {run['finished_at'] or '?'})",
+    lines += [f"  -> adapter {adapter.version} (created {adapter.created_at}, base {adapter.base_model})",
+              f"  -> run {run.id} ({run.status}, {run.started_at} - {run.finished_at or '?'})",
               f"  -> snapshot {snapshot['hash']}: {snapshot['n_pairs']} pairs",
               "  -> authors: " + ", ".join(f"{author} ({n})" for author, n in found["authors"].items())]
     for gone in found["missing"]:

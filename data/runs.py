@@ -1,6 +1,6 @@
 """The runs table: one row per training run (snapshot, frozen configuration, runner, process, status), and
-the folders a run writes. Creating, reopening, failing and reaping runs happen here and nowhere else, with
-no torch import, so the bot and the CLI can ask about runs without loading the trainer."""
+the folders a run writes. Creating, reading, reopening, failing and reaping runs happen here and nowhere else,
+with no torch import, so the bot and the CLI can ask about runs without loading the trainer."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 from uchi import basemodel
@@ -17,6 +18,54 @@ from uchi.data.store import Store, now
 from uchi.errors import UchiError
 
 LOG_TAIL = 30
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run as the runs table held it when read; `params` is its frozen training configuration."""
+    id: int
+    snapshot: str
+    base_model: str
+    status: str  # running, succeeded, failed
+    params: dict
+    pid: int | None
+    adapter_version: str | None
+    error: str | None
+    started_at: str
+    finished_at: str | None
+    runner: str  # inprocess, local, slurm
+    job_id: str | None
+    host: str | None
+    log_path: str | None
+    checkpoint_step: int
+    attempts: int
+
+
+def _runs(store: Store, where: str = "", params=(), *, tail: str = "ORDER BY id") -> list[Run]:
+    rows = store.rows(f"SELECT * FROM runs {where} {tail}", params)
+    return [Run(**(row | {"params": json.loads(row["params"])})) for row in rows]
+
+
+def get(store: Store, run_id: int) -> Run | None:
+    found = _runs(store, "WHERE id = ?", [run_id])
+    return found[0] if found else None
+
+
+def running(store: Store) -> Run | None:
+    found = _runs(store, "WHERE status = 'running'", tail="ORDER BY id DESC LIMIT 1")
+    return found[0] if found else None
+
+
+def latest(store: Store, n: int) -> list[Run]:
+    """The n newest runs, newest first."""
+    return _runs(store, tail=f"ORDER BY id DESC LIMIT {int(n)}")
+
+
+def last_trained_pairs(store: Store) -> set[int]:
+    """The pair ids the last succeeded run trained on (none before the first)."""
+    last = store.one("SELECT s.pair_ids FROM runs r JOIN snapshots s ON s.hash = r.snapshot "
+                     "WHERE r.status = 'succeeded' ORDER BY r.id DESC LIMIT 1")
+    return set(json.loads(last["pair_ids"])) if last else set()
 
 
 def adapters_dir(cfg: Config) -> Path:
@@ -45,27 +94,23 @@ def log_tail(path: str | None, lines: int = LOG_TAIL) -> str:
     return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
 
 
-def fail(store: Store, cfg: Config, run: dict, reason: str) -> None:
+def fail(store: Store, cfg: Config, run: Run, reason: str) -> None:
     """Mark a run failed with its reason and the end of its log; its checkpoints stay for --resume."""
-    resumable = _has_checkpoint(workdir(cfg, run["id"]) / "checkpoint")
-    hint = f"; continue it with `uchi train --resume {run['id']}`" if resumable else ""
-    tail = log_tail(run.get("log_path"))
-    error = f"{reason}{hint}" + (f"\n--- last lines of {run['log_path']} ---\n{tail}" if tail else "")
-    store.db["runs"].update(run["id"], {"status": "failed", "finished_at": now(), "error": error[-4000:]})
-    shutil.rmtree(adapters_dir(cfg) / ".partial" / f"run-{run['id']}", ignore_errors=True)
+    resumable = _has_checkpoint(workdir(cfg, run.id) / "checkpoint")
+    hint = f"; continue it with `uchi train --resume {run.id}`" if resumable else ""
+    tail = log_tail(run.log_path)
+    error = f"{reason}{hint}" + (f"\n--- last lines of {run.log_path} ---\n{tail}" if tail else "")
+    store.db["runs"].update(run.id, {"status": "failed", "finished_at": now(), "error": error[-4000:]})
+    shutil.rmtree(adapters_dir(cfg) / ".partial" / f"run-{run.id}", ignore_errors=True)
 
 
 def reap_dead_runs(store: Store, cfg: Config) -> None:
     """Mark runs whose process on this host is gone as failed (a Slurm job's runner watches it instead)."""
     me = socket.gethostname()
-    for run in store.rows("SELECT * FROM runs WHERE status = 'running'"):
-        here = run["host"] == me or (run["host"] is None and run["runner"] != "slurm")
-        if here and run["pid"] != os.getpid() and not _alive(run["pid"]):
+    for run in _runs(store, "WHERE status = 'running'"):
+        here = run.host == me or (run.host is None and run.runner != "slurm")
+        if here and run.pid != os.getpid() and not _alive(run.pid):
             fail(store, cfg, run, "the training process died before finishing")
-
-
-def running(store: Store) -> dict | None:
-    return store.one("SELECT * FROM runs WHERE status = 'running' ORDER BY id DESC LIMIT 1")
 
 
 def create(cfg: Config, store: Store, runner: str) -> int:
@@ -87,29 +132,21 @@ def create(cfg: Config, store: Store, runner: str) -> int:
     return run_id
 
 
-def reopen(cfg: Config, store: Store, run_id: int) -> dict:
+def reopen(cfg: Config, store: Store, run_id: int) -> Run:
     """A failed (killed) run made ready to continue from its last checkpoint."""
     reap_dead_runs(store, cfg)
     run = get(store, run_id)
     if run is None:
         raise UchiError(f"no run #{run_id}; list runs with `uchi train --list`")
-    if run["status"] != "failed":
-        raise UchiError(f"run #{run_id} is {run['status']}; only a failed (killed) run can be resumed")
+    if run.status != "failed":
+        raise UchiError(f"run #{run_id} is {run.status}; only a failed (killed) run can be resumed")
     if not (workdir(cfg, run_id) / "config.toml").is_file():
         raise UchiError(f"run #{run_id} predates resumable runs (no {workdir(cfg, run_id) / 'config.toml'}); "
                         "start a new one with `uchi train`")
     store.db["runs"].update(run_id, {"status": "running", "error": None, "finished_at": None,
                                      "pid": os.getpid(), "host": socket.gethostname(),
-                                     "attempts": run["attempts"] + 1})
+                                     "attempts": run.attempts + 1})
     return get(store, run_id)
-
-
-def get(store: Store, run_id: int) -> dict | None:
-    return store.one("SELECT * FROM runs WHERE id = ?", [run_id])
-
-
-def listing(store: Store) -> list[dict]:
-    return store.rows("SELECT * FROM runs ORDER BY id")
 
 
 def _has_checkpoint(folder: Path) -> bool:

@@ -215,7 +215,6 @@ class Store:
         found = self.rows(sql, params)
         return found[0] if found else None
 
-    # Aliases are read everywhere (serving, evals, bot), so they live here.
     def matching(self, table: str, **equals) -> list[dict]:
         """Rows of `table` whose columns equal the given values (None: any), oldest first."""
         given = {column: value for column, value in equals.items() if value is not None}
@@ -223,15 +222,7 @@ class Store:
         return self.rows(f"SELECT * FROM [{table}]" + (f" WHERE {where}" if where else "") + " ORDER BY rowid",
                          list(given.values()))
 
+    # Aliases are read everywhere (serving, evals, bot), so they live here.
     def alias(self, name: str) -> str | None:
         row = self.one("SELECT version FROM aliases WHERE name = ?", [name])
         return row["version"] if row else None
-
-    def adapter(self, version: str) -> dict:
-        row = self.one("SELECT * FROM adapters WHERE version = ?", [version])
-        if row is None:
-            known = [r["version"] for r in self.rows("SELECT version FROM adapters ORDER BY created_at DESC LIMIT 5")]
-            hint = f"; recent versions: {', '.join(known)}" if known else "; train one with `uchi train`"
-            raise UchiError(f"no adapter version {version!r}{hint}")
-        row["metadata"] = json.loads(row["metadata"])
-        return row

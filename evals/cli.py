@@ -15,8 +15,8 @@ def run(cfg, args):
 
     with Store.open(cfg) as store:
         result = evaluate(cfg, store, model_client(cfg), args.version)
-        ballot = human.ballot(cfg, store, result["id"])
-    print(Path(result["report_path"]).read_text(encoding="utf-8"))
+        ballot = human.ballot(cfg, store, result.id)
+    print(Path(result.report_path).read_text(encoding="utf-8"))
     if ballot is not None:
         print(f"the human check waits for {ballot.needed} blind votes ({ballot.comparisons} answers differ): vote "
               f"with `uchi eval vote {ballot.eval_id}` or in Slack, or start a canary")

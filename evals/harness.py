@@ -6,6 +6,7 @@ candidate. Answers are generated concurrently so that vLLM batches them.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import time
@@ -14,12 +15,13 @@ from pathlib import Path
 
 from uchi import basemodel
 from uchi.config import Config
-from uchi.data import paraphrases, snapshot
+from uchi.data import adapters, paraphrases, snapshot
 from uchi.data.adapters import PRODUCTION, ensure_loaded, model_for
 from uchi.data.retrieval import Retriever
 from uchi.data.store import Store, now
 from uchi.evals import cache, gate, general, heldout, judge, report, rewording
 from uchi.evals.metrics import fact_recall, rouge_l
+from uchi.evals.result import EvalResult
 from uchi.modelclient import ModelClient
 from uchi.prompt import STOP, messages, user_turn
 
@@ -159,12 +161,12 @@ def company_items(cfg: Config, store: Store, client: ModelClient, snapshot, base
 
 
 def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=print, *,
-             both_settings: bool = True) -> dict:
+             both_settings: bool = True) -> EvalResult:
     """Score the candidate against production and store the eval, its verdict and its report. `both_settings`
     also answers with the other retrieval setting, for the four-configuration table (it does not gate)."""
-    adapter = store.adapter(version)
+    adapter = adapters.get(store, version)
     base_path = basemodel.resolve(cfg)
-    items = company_items(cfg, store, client, snapshot.load(store, adapter["snapshot"]), base_path, log)
+    items = company_items(cfg, store, client, snapshot.load(store, adapter.snapshot), base_path, log)
     production = store.alias(PRODUCTION)
     systems = {"base": None, "candidate": version}
     if production and production != version:
@@ -188,7 +190,7 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
 
     general_scores = {
         name: general.score_system(cfg, store, system_id(cfg, v), base_path,
-                                   Path(store.adapter(v)["path"]) if v else None, log, scored_by(v))
+                                   Path(adapters.get(store, v).path) if v else None, log, scored_by(v))
         for name, v in systems.items() if name in (baseline, "candidate")}
     candidate_recall, baseline_recall, evidence = _paired_recall(per_item["candidate"], per_item[baseline])
     checks = [gate.company(candidate_recall, baseline_recall, cfg.eval, baseline, evidence)]
@@ -212,11 +214,10 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
         "adapter_version": version, "production_version": production, "metrics": json.dumps(metrics),
         "passed": int(verdict.passed), "reasons": json.dumps(verdict.reasons, ensure_ascii=False),
         "report_path": "", "created_at": now()}).last_pk
-    result = {"id": eval_id, "version": version, "production": production, "baseline": baseline,
-              "scores": scores, "passed": verdict.passed, "reasons": verdict.reasons, "checks": verdict.to_json(),
-              "general": metrics["general"], "judge": judged, "items": per_item, "adapter": adapter,
-              "retrieval": retrieval_quality, "retrieval_served": cfg.retrieval.enabled, "targets": goals}
+    result = EvalResult(id=eval_id, version=version, production=production, baseline=baseline, scores=scores,
+                        passed=verdict.passed, reasons=verdict.reasons, checks=verdict.to_json(),
+                        general=metrics["general"], judge=judged, items=per_item, retrieval=retrieval_quality,
+                        retrieval_served=cfg.retrieval.enabled, targets=goals, adapter=adapter)
     path = report.write(cfg, result)
     store.db["evals"].update(eval_id, {"report_path": str(path)})
-    result["report_path"] = str(path)
-    return result
+    return dataclasses.replace(result, report_path=str(path))

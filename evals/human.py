@@ -15,9 +15,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from uchi.config import Config
+from uchi.data import adapters
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.evals import gate, report, stats
+from uchi.evals.result import EvalResult
 
 CANDIDATE, PRODUCTION = "candidate", "production"  # the routes of a canary (aliases of data.adapters)
 
@@ -216,8 +218,7 @@ def redecide(cfg: Config, store: Store, eval_id: int) -> dict:
                                        "passed": int(verdict.passed),
                                        "reasons": json.dumps(verdict.reasons, ensure_ascii=False)})
     detail = _detail(store, eval_id)
-    detail.update(checks=metrics["checks"], passed=verdict.passed, reasons=verdict.reasons, human=metrics["human"],
-                  adapter=store.adapter(detail["version"]))
-    report.write(cfg, detail)
+    detail.update(checks=metrics["checks"], passed=verdict.passed, reasons=verdict.reasons, human=metrics["human"])
+    report.write(cfg, EvalResult.from_json(detail, adapters.get(store, detail["version"])))
     return {"passed": verdict.passed, "state": verdict.state, "reasons": verdict.reasons, "votes": votes(store, eval_id),
             "evidence": evidence}

@@ -13,6 +13,7 @@ from pathlib import Path
 from uchi.config import Config
 from uchi.errors import UchiError
 from uchi.evals import gate
+from uchi.evals.result import EvalResult
 from uchi.trainer import curves
 
 ROWS = [("paraphrase", "paraphrased questions of trained pairs"), ("paraphrase/en", "  English"),
@@ -51,9 +52,9 @@ def _fmt(value, signed: bool = False) -> str:
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
-def check_rows(result: dict) -> list[list[str]]:
+def check_rows(result: EvalResult) -> list[list[str]]:
     rows = []
-    for c in result["checks"]:
+    for c in result.checks:
         interval = f"[{_fmt(c['low'], True)}, {_fmt(c['high'], True)}]" if c["low"] is not None else "–"
         verdict = ("pending" if c.get("pending") else "pass" if c["passed"] else "FAIL") if c["hard"] else "reported"
         rows.append([f"{c['gate']}: {c['metric']}", _fmt(c["reference"]), _fmt(c["candidate"]),
@@ -61,8 +62,8 @@ def check_rows(result: dict) -> list[list[str]]:
     return rows
 
 
-def company_rows(result: dict, metric: str) -> list[list[str]]:
-    scores, baseline, rows = result["scores"], result["baseline"], []
+def company_rows(result: EvalResult, metric: str) -> list[list[str]]:
+    scores, baseline, rows = result.scores, result.baseline, []
     for key, label in company_keys(scores["candidate"]):
         if not scores["candidate"][key]["n"]:
             continue
@@ -75,12 +76,12 @@ def company_rows(result: dict, metric: str) -> list[list[str]]:
 CONFIG_HEADER = ["set", "base", "base + retrieval", "adapter", "adapter + retrieval"]
 
 
-def configuration_rows(result: dict) -> list[list[str]]:
+def configuration_rows(result: EvalResult) -> list[list[str]]:
     """The four configurations side by side; the gate judged the one production serves (marked *)."""
-    scores = result["scores"]
+    scores = result.scores
     if "candidate/alt" not in scores:
         return []
-    on = result.get("retrieval_served", True)
+    on = result.retrieval_served
     order = ["base/alt", "base", "candidate/alt", "candidate"] if on else ["base", "base/alt", "candidate", "candidate/alt"]
     rows = []
     for key, metric, label in (("paraphrase", "fact_recall", "paraphrase fact recall"),
@@ -92,9 +93,9 @@ def configuration_rows(result: dict) -> list[list[str]]:
     return rows
 
 
-def retrieval_rows(result: dict) -> list[list[str]]:
+def retrieval_rows(result: EvalResult) -> list[list[str]]:
     return [[language, str(q["n"]), _fmt(q["top1"]), _fmt(q["top3"])]
-            for language, q in sorted((result.get("retrieval") or {}).items())]
+            for language, q in sorted((result.retrieval or {}).items())]
 
 
 RETRIEVAL_HEADER = ["language", "paraphrased questions", "right pair first", "right pair in top 3"]
@@ -102,12 +103,12 @@ TARGET_HEADER = ["language", "n", "target", "production configuration", "short b
                  "when retrieval put the right pair first", "when it did not", "adapter alone"]
 
 
-def target_rows(result: dict) -> list[list[str]]:
+def target_rows(result: EvalResult) -> list[list[str]]:
     """Paraphrase recall against the product's targets, and where a shortfall comes from."""
     with_n = lambda value, n: f"{_fmt(value)} (n={n})" if value is not None else "–"
     return [[t["language"], str(t["n"]), _fmt(t["target"]), _fmt(t["recall"]), _fmt(t["short_by"]),
              with_n(t["right_pair_first"], t["n_first"]), with_n(t["otherwise"], t["n_otherwise"]),
-             _fmt(t["adapter_alone"])] for t in result.get("targets") or []]
+             _fmt(t["adapter_alone"])] for t in result.targets or []]
 
 
 TARGET_NOTE = ("Recall where retrieval put the right pair first shows how well the model uses good context; where "
@@ -115,9 +116,9 @@ TARGET_NOTE = ("Recall where retrieval put the right pair first shows how well t
                "a low share of right pairs first is retrieval's.")
 
 
-def examples(result: dict) -> tuple[list[dict], list[dict]]:
+def examples(result: EvalResult) -> tuple[list[dict], list[dict]]:
     """The best gains and the worst regressions by fact recall, then ROUGE-L."""
-    pairs = [(before, after) for before, after in zip(result["items"][result["baseline"]], result["items"]["candidate"])]
+    pairs = [(before, after) for before, after in zip(result.items[result.baseline], result.items["candidate"])]
 
     def gain(pair):
         before, after = pair
@@ -137,29 +138,29 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
             *["| " + " | ".join(clean(c) for c in row) + " |" for row in rows], ""]
 
 
-def header_lines(result: dict) -> list[str]:
-    meta = result["adapter"]["metadata"]
-    return [f"candidate `{result['version']}`: snapshot `{meta['snapshot']}`, {meta['n_pairs']} pairs, "
+def header_lines(result: EvalResult) -> list[str]:
+    meta = result.adapter.metadata
+    return [f"candidate `{result.version}`: snapshot `{meta['snapshot']}`, {meta['n_pairs']} pairs, "
             f"trained in {meta['seconds']:.0f}s",
-            f"production `{result['production'] or 'base model'}`; compared against {result['baseline']}",
-            *result["reasons"], *company_evidence(result)]
+            f"production `{result.production or 'base model'}`; compared against {result.baseline}",
+            *result.reasons, *company_evidence(result)]
 
 
-def company_evidence(result: dict) -> list[str]:
+def company_evidence(result: EvalResult) -> list[str]:
     """The company check's evidence and power, also when it passed (a failure says so among the reasons)."""
-    return [f"company evidence: {c['note']}" for c in result["checks"]
-            if c["gate"] == "company" and f"company: {c['note']}" not in result["reasons"]]
+    return [f"company evidence: {c['note']}" for c in result.checks
+            if c["gate"] == "company" and f"company: {c['note']}" not in result.reasons]
 
 
 HUMAN_EVIDENCE = {"votes": "blind side-by-side votes", "canary": "canary thumbs (per version, rollback rule held)",
                   "identical": "none needed", "forced": "none: forced", "pending": "none yet (pending)"}
 
 
-def human_lines(result: dict) -> list[str]:
+def human_lines(result: EvalResult) -> list[str]:
     """Which human evidence decided the human check: blind votes, a canary's thumbs, or a forced promotion."""
-    evidence = result.get("human")
+    evidence = result.human
     if evidence is None:  # the eval as the harness stored it: no votes yet
-        check = next((c for c in result["checks"] if c["gate"] == "human"), None)
+        check = next((c for c in result.checks if c["gate"] == "human"), None)
         if check is None:
             return []
         evidence = {"kind": "pending" if check.get("pending") else "votes", "detail": check["note"]}
@@ -171,38 +172,38 @@ def human_lines(result: dict) -> list[str]:
     if evidence.get("forced") and evidence["kind"] != "forced":
         lines.append(f"the gate was overridden: {evidence['forced']}")
     if evidence["kind"] == "pending":
-        lines.append(f"vote with `uchi eval vote {result['id']}` or Compare blind in Slack")
+        lines.append(f"vote with `uchi eval vote {result.id}` or Compare blind in Slack")
     return lines
 
 
-def verdict_word(result: dict) -> str:
-    return gate.stored_state(result["checks"]).upper()
+def verdict_word(result: EvalResult) -> str:
+    return gate.stored_state(result.checks).upper()
 
 
 CHECK_HEADER = ["metric", "production", "candidate", "Δ", "interval", "n", "verdict"]
 EXAMPLE_HEADER = ["question", "reference", "before", "after"]
 
 
-def render(result: dict) -> str:
-    lines = [f"# Eval {result['id']}: {result['version']} — gate {verdict_word(result)}", ""]
+def render(result: EvalResult) -> str:
+    lines = [f"# Eval {result.id}: {result.version} — gate {verdict_word(result)}", ""]
     lines += [f"- {line}" for line in header_lines(result)] + ["", "## Gate", ""]
     lines += _md_table(CHECK_HEADER, check_rows(result))
     if human_lines(result):
         lines += ["## Human evidence", ""] + [f"- {line}" for line in human_lines(result)] + [""]
-    company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result['baseline']}"]
+    company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result.baseline}"]
     for metric, title in (("fact_recall", "Key-fact recall"), ("rouge_l", "ROUGE-L (F1, Japanese-aware)")):
         lines += [f"## {title}", ""] + _md_table(company_header, company_rows(result, metric))
     if configuration_rows(result):
         lines += ["## Four configurations (* = what production serves, judged by the gate)", ""]
         lines += _md_table(CONFIG_HEADER, configuration_rows(result))
         lines += ["## Retrieval", ""] + _md_table(RETRIEVAL_HEADER, retrieval_rows(result))
-    if result.get("targets"):
+    if result.targets:
         lines += ["## Targets (paraphrase fact recall, reported only)", ""] + _md_table(TARGET_HEADER, target_rows(result))
         lines += [TARGET_NOTE, ""]
-    if result.get("judge"):
+    if result.judge:
         lines += ["## LLM judge (1–5, reported only)", ""]
         lines += [f"- {name}: {'no grade (judge unreachable, see the log)' if score is None else score}"
-                  for name, score in result["judge"].items()] + [""]
+                  for name, score in result.judge.items()] + [""]
     best, worst = examples(result)
     for title, chosen in (("Best gains", best), ("Worst regressions", worst)):
         lines += [f"## {title}", ""] + _md_table(EXAMPLE_HEADER, [[r[k] for k in ("question", "reference", "before",
@@ -210,7 +211,7 @@ def render(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plots(result: dict) -> dict[str, bytes]:
+def plots(result: EvalResult) -> dict[str, bytes]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -225,7 +226,7 @@ def plots(result: dict) -> dict[str, bytes]:
         plt.close(fig)
         made[name] = buffer.getvalue()
 
-    scores, baseline = result["scores"], result["baseline"]
+    scores, baseline = result.scores, result.baseline
     categories = sorted(k.split("#", 1)[1] for k in scores["candidate"] if k.startswith("paraphrase#"))
     if categories:
         fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -238,10 +239,10 @@ def plots(result: dict) -> dict[str, bytes]:
         ax.set_title("Paraphrased questions by category")
         ax.legend()
         save("categories.png", fig)
-    meta = result["adapter"]["metadata"]
+    meta = result.adapter.metadata
     if meta.get("losses"):
         save("loss.png", curves.draw(meta["losses"], meta.get("validations", []), meta.get("best_step"), "Training loss"))
-    general = [c for c in result["checks"] if c["gate"] == "general" and "log-prob" in c["metric"]]
+    general = [c for c in result.checks if c["gate"] == "general" and "log-prob" in c["metric"]]
     if general:
         fig, ax = plt.subplots(figsize=(7, 3))
         names = [c["metric"].split()[0] for c in general]
@@ -260,24 +261,24 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(result: dict, images: dict[str, bytes]) -> str:
+def render_html(result: EvalResult, images: dict[str, bytes]) -> str:
     verdict = verdict_word(result)
     colour = {"PASSED": "#1a7f37", "PENDING": "#9a6700"}.get(verdict, "#cf222e")
-    parts = [f"<h1>Eval {result['id']}: {html.escape(result['version'])} — "
+    parts = [f"<h1>Eval {result.id}: {html.escape(result.version)} — "
              f"<span style='color:{colour}'>gate {verdict}</span></h1>",
              "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in header_lines(result)) + "</ul>",
              "<h2>Gate</h2>", _html_table(CHECK_HEADER, check_rows(result))]
     if human_lines(result):
         parts += ["<h2>Human evidence</h2>",
                   "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in human_lines(result)) + "</ul>"]
-    company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result['baseline']}"]
+    company_header = ["set", "n", "base", "production", "candidate", f"Δ vs {result.baseline}"]
     for metric, title in (("fact_recall", "Key-fact recall"), ("rouge_l", "ROUGE-L (F1, Japanese-aware)")):
         parts += [f"<h2>{title}</h2>", _html_table(company_header, company_rows(result, metric))]
     if configuration_rows(result):
         parts += ["<h2>Four configurations (* = what production serves, judged by the gate)</h2>",
                   _html_table(CONFIG_HEADER, configuration_rows(result)), "<h2>Retrieval</h2>",
                   _html_table(RETRIEVAL_HEADER, retrieval_rows(result))]
-    if result.get("targets"):
+    if result.targets:
         parts += ["<h2>Targets (paraphrase fact recall, reported only)</h2>",
                   _html_table(TARGET_HEADER, target_rows(result)), f"<p>{html.escape(TARGET_NOTE)}</p>"]
     for name, png in images.items():
@@ -289,21 +290,20 @@ def render_html(result: dict, images: dict[str, bytes]) -> str:
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}table{border-collapse:collapse;"
              "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px}th{background:#f4f4f4}"
              "img{display:block;margin:1em 0;max-width:100%}")
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>uchi eval {result['id']}</title>"
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>uchi eval {result.id}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
 
 
-def write(cfg: Config, result: dict) -> Path:
+def write(cfg: Config, result: EvalResult) -> Path:
     folder = reports_dir(cfg)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"eval-{result['id']}-{result['version']}.md"
+    path = folder / f"eval-{result.id}-{result.version}.md"
     path.write_text(render(result), encoding="utf-8")
     images = plots(result)
     for name, png in images.items():
         path.with_name(f"{path.stem}-{name}").write_bytes(png)
     path.with_suffix(".html").write_text(render_html(result, images), encoding="utf-8")
-    detail = {k: v for k, v in result.items() if k != "adapter"}
-    path.with_suffix(".json").write_text(json.dumps(detail, ensure_ascii=False, indent=1), encoding="utf-8")
+    path.with_suffix(".json").write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
     return path
 
 

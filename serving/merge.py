@@ -13,6 +13,7 @@ from pathlib import Path
 
 from uchi import basemodel
 from uchi.config import Config
+from uchi.data import adapters
 from uchi.data.adapters import served_name, verify
 from uchi.data.store import Store, now
 from uchi.modelclient import ModelClient
@@ -47,14 +48,14 @@ def checkpoint(cfg: Config, store: Store, version: str, log=print) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    adapter = store.adapter(version)
+    adapter = adapters.get(store, version)
     verify(adapter)
     base_path = basemodel.resolve(cfg)
     log(f"merging {version} into {base_path.name} (once) -> {target}")
     device, dtype = merge_device(base_path)
     log(f"merging on {device} in {str(dtype).removeprefix('torch.')}")
     model = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype).to(device)
-    merged = PeftModel.from_pretrained(model, adapter["path"]).merge_and_unload()
+    merged = PeftModel.from_pretrained(model, adapter.path).merge_and_unload()
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(tmp, safe_serialization=True)

@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 
 from uchi.config import Config
-from uchi.data import audit
+from uchi.data import adapters, audit
 from uchi.data.adapters import CANDIDATE, PREVIOUS, PRODUCTION, ensure_loaded, served_name
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
@@ -92,9 +92,9 @@ def check_gate(cfg: Config, store: Store, version: str, force_reason: str | None
     that waits only for human evidence is re-decided first (votes or a canary's thumbs may have come in) and
     then refused as pending (human.Pending), except to start a canary (`human_pending_ok`): that is one way
     to get the evidence."""
-    adapter = store.adapter(version)
-    if adapter["base_model"] != cfg.model.base:
-        raise UchiError(f"{version} was trained on {adapter['base_model']}, but model.base is {cfg.model.base}; "
+    adapter = adapters.get(store, version)
+    if adapter.base_model != cfg.model.base:
+        raise UchiError(f"{version} was trained on {adapter.base_model}, but model.base is {cfg.model.base}; "
                         "serve the base it was trained on or retrain")
     evaluation = latest_eval(store, version)
     if force_reason is not None and not force_reason.strip():

@@ -31,7 +31,7 @@ def compare_bot(fake_slack, trained, vllm, monkeypatch, tmp_path):
                                "UCHI_SERVING_PORT": vllm["env"]["UCHI_SERVING_PORT"]}).items():
         monkeypatch.setenv(name, value)
     harness = start_bot(config_module.load(), fake_slack)
-    yield harness, adapter["version"]
+    yield harness, adapter.version
     stop_bot(harness)
 
 
@@ -41,7 +41,7 @@ def test_reviewers_vote_blind_and_each_vote_redecides_the_gate(compare_bot):
     with Store.open(cfg) as store:
         result = evaluate(cfg, store, bot.services.model, version, log=lambda *_: None)
         ts = reports.post(web_client(cfg, BOT_TOKEN), store, "en", "C0GENERAL", None, result)
-        comparisons = human.comparisons(store, result["id"])
+        comparisons = human.comparisons(store, result.id)
     assert len(comparisons) >= cfg.eval.min_votes
 
     bot.slack.click(OUTSIDER, "C0GENERAL", ts, "compare_open")
@@ -54,14 +54,14 @@ def test_reviewers_vote_blind_and_each_vote_redecides_the_gate(compare_bot):
         item = int(next(e["value"] for b in view["blocks"] if b.get("block_id") == "vote"
                         for e in b["elements"]).split(":")[1])
         # Vote for production every time: the candidate loses the blind comparison.
-        pick = "compare_right" if human.candidate_is_left(result["id"], item, REVIEWER) else "compare_left"
+        pick = "compare_right" if human.candidate_is_left(result.id, item, REVIEWER) else "compare_left"
         bot.slack.click_home(REVIEWER, view, pick)
         view = bot.fake.wait_for("views.update", count=n + 1)[n].response["view"]
     assert "nothing left to compare" in json.dumps(view["blocks"]) and "Gate: FAILED" in json.dumps(view["blocks"], ensure_ascii=False)
     with Store.open(cfg) as store:
-        row = store.one("SELECT passed, reasons FROM evals WHERE id = ?", [result["id"]])
+        row = store.one("SELECT passed, reasons FROM evals WHERE id = ?", [result.id])
         assert row["passed"] == 0 and "human" in row["reasons"]
-        assert human.votes(store, result["id"])["production"] == len(comparisons)
+        assert human.votes(store, result.id)["production"] == len(comparisons)
 
     # An admin overrides the failed gate: audited with the reason, and the report says who let it through.
     bot.slack.command("/promote", f"{version} --force \"the reviewers prefer production; shipping the fix anyway\"",
@@ -70,6 +70,6 @@ def test_reviewers_vote_blind_and_each_vote_redecides_the_gate(compare_bot):
     assert promoted["response_type"] == "in_channel" and "shipping the fix anyway" in promoted["text"]
     with Store.open(cfg) as store:
         [forced] = audit.entries(store, outcome="forced")
-        report_path = store.one("SELECT report_path FROM evals WHERE id = ?", [result["id"]])["report_path"]
+        report_path = store.one("SELECT report_path FROM evals WHERE id = ?", [result.id])["report_path"]
     assert (forced["actor"], forced["action"], forced["target"]) == (ADMIN, "promote", version)
     assert f"promoted by {ADMIN} with --force" in Path(report_path).read_text(encoding="utf-8")

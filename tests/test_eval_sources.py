@@ -5,9 +5,11 @@ import json
 
 from uchi.config import EvalConfig
 from uchi.data import paraphrases, snapshot, split
+from uchi.data.adapters import Adapter
 from uchi.data.importer import import_file
 from uchi.data.pairs import NewPair, add_pairs, load_pairs
 from uchi.evals import gate, harness, heldout, report, rewording
+from uchi.evals.result import EvalResult
 
 
 def _handbook(path, en: int, ja: int, start: int = 0):
@@ -138,8 +140,9 @@ def test_items_carry_their_source_and_the_report_shows_each(store, cfg):
     rows = harness.score(items, [i.reference for i in items])
     scores = harness.breakdown(rows)
     assert scores["paraphrase@generated"]["n"] == 2 and scores["paraphrase@generated/ja"]["n"] == 1
-    labels = [label for label, *_ in report.company_rows({"scores": {"base": scores, "candidate": scores},
-                                                           "baseline": "base"}, "fact_recall")]
+    result = EvalResult(id=1, version="v1", production=None, baseline="base",
+                        scores={"base": scores, "candidate": scores}, passed=True, reasons=[], checks=[])
+    labels = [label for label, *_ in report.company_rows(result, "fact_recall")]
     assert "  source: generated rewordings (not human-written)" in labels
     assert "  source: reviewers' other ways to ask" in labels and "    Japanese" in labels
     _, _, evidence = harness._paired_recall(rows, rows)
@@ -188,8 +191,22 @@ def test_the_report_states_the_company_evidence_when_the_gate_passed():
     cfg = EvalConfig()
     check = gate.company([1.0] * 22 + [0.0] * 9, [0.0] * 25 + [1.0] * 6, cfg, "base", {"generated/ja": 31})
     verdict = gate.decide([check])
-    result = {"adapter": {"metadata": {"snapshot": "s", "n_pairs": 35, "seconds": 1}}, "version": "v1",
-              "production": None, "baseline": "base", "reasons": verdict.reasons, "checks": verdict.to_json()}
+    adapter = Adapter("v1", 1, "s", "base", "adapters/v1", {"snapshot": "s", "n_pairs": 35, "seconds": 1}, "")
+    result = EvalResult(id=1, version="v1", production=None, baseline="base", scores={}, passed=verdict.passed,
+                        reasons=verdict.reasons, checks=verdict.to_json(), adapter=adapter)
     lines = report.header_lines(result)
     assert lines[2] == "every hard gate passed" and "generated ja 31" in lines[3]
     assert lines[3].startswith("company evidence: gain over base")
+
+
+def test_the_eval_result_json_holds_what_human_votes_and_the_smoke_test_read_back():
+    adapter = Adapter("v1", 1, "s", "base", "adapters/v1", {}, "")
+    result = EvalResult(id=1, version="v1", production=None, baseline="base", scores={}, passed=False,
+                        reasons=["human: pending"], checks=[], items={"base": [], "candidate": []}, adapter=adapter,
+                        report_path="reports/eval-1-v1.md")
+    detail = result.to_json()
+    assert list(detail) == ["id", "version", "production", "baseline", "scores", "passed", "reasons", "checks",
+                            "general", "judge", "items", "retrieval", "retrieval_served", "targets"]
+    detail |= {"passed": True, "human": {"kind": "votes"}}
+    again = EvalResult.from_json(detail, adapter)
+    assert again.passed and again.adapter == adapter and again.to_json() == detail

@@ -27,12 +27,12 @@ def test_a_candidate_trained_on_nonsense_fails_the_general_gate(tmp_path, base_m
         store.db.execute("UPDATE pairs SET split = 'train'")
         store.db.conn.commit()
         adapter = launch(cfg, store, log=lambda _: None)
-        result = evaluate(cfg, store, vllm["client"], adapter["version"], log=lambda *_: None)
-    assert not result["passed"]
-    failed = [c for c in result["checks"] if c["hard"] and not c["passed"]]
+        result = evaluate(cfg, store, vllm["client"], adapter.version, log=lambda *_: None)
+    assert not result.passed
+    failed = [c for c in result.checks if c["hard"] and not c["passed"]]
     general = [c for c in failed if c["gate"] == "general"]
-    assert general, result["reasons"]
+    assert general, result.reasons
     assert all("gold log-prob" in c["metric"] and c["high"] < 0 for c in general)
-    assert any(reason.startswith("general: ") and "gold log-prob" in reason for reason in result["reasons"])
-    divergence = next(c for c in result["checks"] if c["gate"] == "divergence")
+    assert any(reason.startswith("general: ") and "gold log-prob" in reason for reason in result.reasons)
+    divergence = next(c for c in result.checks if c["gate"] == "divergence")
     assert divergence["candidate"] > cfg.eval.max_kl

@@ -13,11 +13,13 @@ from uchi import config as config_module
 from uchi.bot import ballots
 from uchi.bot.web import web_client
 from uchi.cli import main
+from uchi.data import adapters
 from uchi.data.adapters import PRODUCTION
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.evals import gate, human, judge, report
 from uchi.evals.harness import breakdown
+from uchi.evals.result import EvalResult
 from uchi.serving.registry import check_gate, latest_eval, switch
 
 ADMIN, JA_ADMIN, REVIEWER, JA_REVIEWER = "U0ADMIN", "U0KATO", "U0REVIEWER", "U0TANAKA"
@@ -51,10 +53,10 @@ def stored_eval(cfg, store: Store, content: str = "weights") -> tuple[str, int]:
                                        "metrics": json.dumps({"checks": verdict.to_json()}), "passed": 0,
                                        "reasons": json.dumps(verdict.reasons), "report_path": "",
                                        "created_at": now()}).last_pk
-    result = {"id": eval_id, "version": version, "production": None, "baseline": "base",
-              "scores": {name: breakdown(r) for name, r in rows.items()}, "passed": verdict.passed,
-              "reasons": verdict.reasons, "checks": verdict.to_json(), "general": {}, "judge": {}, "items": rows,
-              "adapter": store.adapter(version)}
+    result = EvalResult(id=eval_id, version=version, production=None, baseline="base",
+                        scores={name: breakdown(r) for name, r in rows.items()}, passed=verdict.passed,
+                        reasons=verdict.reasons, checks=verdict.to_json(), items=rows,
+                        adapter=adapters.get(store, version))
     store.db["evals"].update(eval_id, {"report_path": str(report.write(cfg, result))})
     return version, eval_id
 

@@ -116,24 +116,24 @@ def test_why_traces_a_real_answer_back_to_its_pairs(trained, vllm, tmp_path, mon
     cfg = config_module.load()
     question, _, facts, paraphrase = FACTS[2]
     with Store.open(cfg) as store:
-        set_alias(store, PRODUCTION, adapter["version"], actor="U_ADMIN", reason="lineage test")
+        set_alias(store, PRODUCTION, adapter.version, actor="U_ADMIN", reason="lineage test")
         answer = ask(cfg, store, vllm["client"], paraphrase, asker="U_ASKER", channel="C1")
         drone = store.one("SELECT id FROM pairs WHERE question = ?", [question])["id"]
-    assert answer["adapter_version"] == adapter["version"]
+    assert answer["adapter_version"] == adapter.version
 
     assert main(["data", "why", str(answer["id"])]) == 0
     out = capsys.readouterr().out
     with capsys.disabled():
         print("\n" + out)
-    meta = adapter["metadata"]
-    for part in (f"answer #{answer['id']}", f"-> adapter {adapter['version']}", f"-> run {meta['run_id']} (succeeded",
-                 f"-> snapshot {adapter['snapshot']}: {len(FACTS)} pairs", "-> authors: U_TEST (8)"):
+    meta = adapter.metadata
+    for part in (f"answer #{answer['id']}", f"-> adapter {adapter.version}", f"-> run {meta['run_id']} (succeeded",
+                 f"-> snapshot {adapter.snapshot}: {len(FACTS)} pairs", "-> authors: U_TEST (8)"):
         assert part in out
     nearest = out.split("nearest training pairs to the question:\n")[1].splitlines()
     assert f"#{drone} by U_TEST (approved by U_REVIEWER, test): {question}" in nearest[0]
 
     assert main(["data", "forget", str(drone), "--yes", "--reason", "test"]) == 0
-    assert f"adapter {adapter['version']} was trained on deleted data" in capsys.readouterr().out
+    assert f"adapter {adapter.version} was trained on deleted data" in capsys.readouterr().out
     assert main(["data", "why", str(answer["id"])]) == 0
     out = capsys.readouterr().out
     assert f"pair #{drone}: deleted since" in out and "!! needs retraining: deletion #1 (pairs:" in out

@@ -72,20 +72,20 @@ def _subset(tmp_path):
 def _reviewers_vote(cfg, store, result):
     """Reviewers who know the handbook: each prefers the answer stating more of its pair's facts, a tie when
     both state as many. Votes go through the product's own blind ballot (the order is the server's)."""
-    recall = {name: {i: row["fact_recall"] for i, row in enumerate(result["items"][name])}
-              for name in (result["baseline"], "candidate")}
-    items = [c["item"] for c in human.comparisons(store, result["id"])]
+    recall = {name: {i: row["fact_recall"] for i, row in enumerate(result.items[name])}
+              for name in (result.baseline, "candidate")}
+    items = [c["item"] for c in human.comparisons(store, result.id)]
     assert items, "candidate and production answered every question alike"
     for n in range(-(-cfg.eval.min_votes // len(items))):
         voter = f"U_REVIEWER{n}"
         for item in items:
-            candidate, production = recall["candidate"][item] or 0, recall[result["baseline"]][item] or 0
+            candidate, production = recall["candidate"][item] or 0, recall[result.baseline][item] or 0
             if candidate == production:
                 pick = "tie"
             else:
-                pick = "left" if (candidate > production) == human.candidate_is_left(result["id"], item, voter) \
+                pick = "left" if (candidate > production) == human.candidate_is_left(result.id, item, voter) \
                     else "right"
-            human.record_vote(cfg, store, result["id"], item, voter, pick)
+            human.record_vote(cfg, store, result.id, item, voter, pick)
 
 
 def _recall(cfg, store, client, model, rows):
@@ -118,8 +118,8 @@ def test_a_question_answer_csv_reaches_production_without_force(tmp_path, base_m
         adapter = launch(cfg, store, log=print)  # as `uchi train` does
         from uchi.evals.harness import evaluate
 
-        result = evaluate(cfg, store, client, adapter["version"], log=print, both_settings=False)
-        checks = {c["gate"] + ":" + c["metric"]: c for c in result["checks"]}
+        result = evaluate(cfg, store, client, adapter.version, log=print, both_settings=False)
+        checks = {c["gate"] + ":" + c["metric"]: c for c in result.checks}
         company = checks["company:paraphrase fact recall"]
         # The gate decides on evidence: items of both languages, a gain whose interval clears the margin, or
         # (too few items for that on day one) a gain that is not worse anywhere, left to the blind votes.
@@ -130,20 +130,20 @@ def test_a_question_answer_csv_reaches_production_without_force(tmp_path, base_m
         general = checks["general:mmlu gold log-prob"]
         assert general["passed"] and general["low"] >= -cfg.eval.noninferiority, general["note"]
         # Every measured check passed; the human check waits for blind votes (issue 18 item 5).
-        assert result["reasons"] == [f"human: pending: 0 of {cfg.eval.min_votes} blind votes so far"], \
-            result["reasons"]
+        assert result.reasons == [f"human: pending: 0 of {cfg.eval.min_votes} blind votes so far"], \
+            result.reasons
         _reviewers_vote(cfg, store, result)
-        assert human.state(store.one("SELECT * FROM evals WHERE id = ?", [result["id"]])) == "passed"
+        assert human.state(store.one("SELECT * FROM evals WHERE id = ?", [result.id])) == "passed"
 
         held_aside = [r for r in evaluation_rows(COMPANY) if r["question"] in questions]
         trained = {p["question"] for p in store.rows("SELECT question FROM pairs WHERE split = 'train'")}
         asked = [r for r in held_aside if r["question"] in trained]
         before = _recall(cfg, store, client, cfg.model.served_name, asked)
 
-        promoted = promote(cfg, store, client, adapter["version"], actor="U_ADMIN")  # no force_reason
-        assert store.alias(PRODUCTION) == adapter["version"] == promoted["version"]
+        promoted = promote(cfg, store, client, adapter.version, actor="U_ADMIN")  # no force_reason
+        assert store.alias(PRODUCTION) == adapter.version == promoted["version"]
         audit = store.one("SELECT * FROM promotions WHERE alias = ? AND to_version = ? ORDER BY id DESC LIMIT 1",
-                          [PRODUCTION, adapter["version"]])
+                          [PRODUCTION, adapter.version])
         assert audit["forced"] == 0 and audit["reason"].startswith("gate passed")
         # What employees get, on questions people wrote (never seen by the product): production answers them
         # with more of the facts than the base model did.

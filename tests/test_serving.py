@@ -22,7 +22,7 @@ def loop(trained, vllm):
     env, adapter = trained
     cfg = config_module.load(env=env | {"UCHI_SERVING_PORT": vllm["env"]["UCHI_SERVING_PORT"]})
     with Store.open(cfg) as store:
-        yield cfg, store, vllm["client"], adapter["version"]
+        yield cfg, store, vllm["client"], adapter.version
 
 
 def test_promotion_needs_an_eval_or_an_audited_force(loop):
@@ -37,25 +37,25 @@ def test_promotion_needs_an_eval_or_an_audited_force(loop):
 def test_eval_scores_base_and_candidate_through_vllm(loop, tmp_path):
     cfg, store, client, version = loop
     result = evaluate(cfg, store, client, version, log=lambda *_: None)
-    scores = result["scores"]
+    scores = result.scores
     assert scores["candidate"]["paraphrase"]["n"] == len(FACTS)
     assert scores["candidate"]["paraphrase/ja"]["n"] == 2
     assert scores["candidate"]["paraphrase"]["fact_recall"] > scores["base"]["paraphrase"]["fact_recall"]
     # Every measured gate passed; the human check waits for blind votes (test_side_by_side_votes_...).
-    assert not result["passed"] and result["reasons"] == ["human: pending: 0 of 10 blind votes so far"]
-    checks = {c["metric"]: c for c in result["checks"]}
+    assert not result.passed and result.reasons == ["human: pending: 0 of 10 blind votes so far"]
+    checks = {c["metric"]: c for c in result.checks}
     assert checks["paraphrase fact recall"]["n"] == 8 and not checks["paraphrase fact recall"]["hard"]
     assert {"piqa gold log-prob", "jcommonsenseqa gold log-prob", "jmmlu gold log-prob", "mmlu gold log-prob",
             "KL from base on general prompts", "side-by-side win rate"} <= set(checks)
     assert checks["jmmlu gold log-prob"]["n"] == 12 and checks["side-by-side win rate"]["n"] == 0
-    report = Path(result["report_path"]).read_text()
+    report = Path(result.report_path).read_text()
     assert "gate PENDING" in report and "| paraphrased questions of trained pairs | 8 |" in report
-    row = store.one("SELECT * FROM evals WHERE id = ?", [result["id"]])
+    row = store.one("SELECT * FROM evals WHERE id = ?", [result.id])
     assert row["passed"] == 0 and json.loads(row["metrics"])["scores"]["candidate"]["paraphrase"]["n"] == 8
     # The standalone HTML page renders, with its plots, in a real browser.
     from browser import dump_dom, screenshot
 
-    page = Path(result["report_path"]).with_suffix(".html")
+    page = Path(result.report_path).with_suffix(".html")
     dom = dump_dom(page)
     assert "gate PENDING" in dom and "Human evidence" in dom and dom.count("data:image/png;base64,") == 3
     png = screenshot(page, tmp_path / "report.png")
@@ -70,7 +70,7 @@ def test_second_eval_reuses_cached_scores(loop):
     before = store.one("SELECT COUNT(*) AS n FROM eval_cache")["n"]
     result = evaluate(cfg, store, client, version, log=lambda *_: None)
     assert store.one("SELECT COUNT(*) AS n FROM eval_cache")["n"] == before
-    assert result["reasons"] == ["human: pending: 0 of 10 blind votes so far"]
+    assert result.reasons == ["human: pending: 0 of 10 blind votes so far"]
 
 
 def test_side_by_side_votes_redecide_the_gate(loop):

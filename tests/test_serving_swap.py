@@ -19,6 +19,7 @@ import pytest
 
 from conftest import FACTS, seed_facts
 from uchi import config as config_module
+from uchi.data import adapters
 from uchi.data.adapters import CANDIDATE, PREVIOUS, PRODUCTION, ensure_loaded, served_name
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
@@ -90,7 +91,7 @@ def fleet(tmp_path_factory, base_model_dir, vllm):
             store.db.execute(f"UPDATE pairs SET status = CASE WHEN id IN ({marks}) THEN 'approved' ELSE 'rejected' END",
                              chosen)
             store.db.conn.commit()
-            version = launch(cfg, store, log=lambda *_: None)["version"]
+            version = launch(cfg, store, log=lambda *_: None).version
             versions.append(version)
             measured[version] = measure(cfg, store, client, version, [f[3] for f in facts])
         yield Fleet(cfg, env, store, client, versions[0], versions[1], measured)
@@ -141,7 +142,7 @@ def test_smoke_test_refuses_stale_weights_under_the_name(fleet):
     production_is(fleet, fleet.a)
     audits = fleet.store.one("SELECT COUNT(*) AS n FROM promotions")["n"]
     # vllm#42125's failure: the name of B serves other weights (here A's) from an earlier load.
-    fleet.client.load_adapter(served_name(fleet.b), fleet.store.adapter(fleet.a)["path"])
+    fleet.client.load_adapter(served_name(fleet.b), adapters.get(fleet.store, fleet.a).path)
     with pytest.raises(smoke.Mismatch, match=f"smoke test failed for {fleet.b}: .* Production is unchanged"):
         promote(fleet.cfg, fleet.store, fleet.client, fleet.b, actor="U_ADMIN")
     assert fleet.store.alias(PRODUCTION) == fleet.a

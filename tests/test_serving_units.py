@@ -12,7 +12,8 @@ import pytest
 from conftest import free_port
 from slack_fake import send
 from uchi import config as config_module
-from uchi.data.adapters import CANDIDATE, PREVIOUS, PRODUCTION, verify
+from uchi.data import adapters
+from uchi.data.adapters import CANDIDATE, PREVIOUS, PRODUCTION, Adapter, verify
 from uchi.data.store import Store, now
 from uchi.errors import ConfigError, UchiError
 from uchi.modelclient import ModelClient
@@ -99,13 +100,14 @@ def adapter_dir(root: Path, content: bytes) -> tuple[str, Path]:
 
 def test_verify_refuses_weights_changed_after_training(tmp_path):
     version, folder = adapter_dir(tmp_path, b"weights of one run")
-    verify({"version": version, "path": str(folder)})
+    adapter = Adapter(version, 1, "s1", "base", str(folder), {}, now())
+    verify(adapter)
     (folder / "adapter_model.safetensors").write_bytes(b"edited weights")
     with pytest.raises(UchiError, match="no longer matches its version's hash"):
-        verify({"version": version, "path": str(folder)})
+        verify(adapter)
     (folder / "adapter_model.safetensors").unlink()
     with pytest.raises(UchiError, match="is missing"):
-        verify({"version": version, "path": str(folder)})
+        verify(adapter)
 
 
 def register(store: Store, root: Path, content: bytes) -> str:
@@ -117,6 +119,17 @@ def register(store: Store, root: Path, content: bytes) -> str:
     store.db["adapters"].insert({"version": version, "run_id": run, "snapshot": "s1", "base_model": "base",
                                  "path": str(folder), "metadata": "{}", "created_at": now()})
     return version
+
+
+def test_an_adapter_is_read_as_a_record_with_its_metadata_parsed(store, tmp_path):
+    version = register(store, tmp_path, b"one")
+    store.db["adapters"].update(version, {"metadata": '{"n_pairs": 8}'})
+    adapter = adapters.get(store, version)
+    assert (adapter.version, adapter.snapshot, adapter.base_model, adapter.metadata) == (version, "s1", "base",
+                                                                                          {"n_pairs": 8})
+    assert Path(adapter.path, "adapter_model.safetensors").is_file()
+    with pytest.raises(UchiError, match=f"no adapter version 'v9-missing'; recent versions: {version}"):
+        adapters.get(store, "v9-missing")
 
 
 def test_alias_switch_is_compare_and_swap(store, tmp_path):

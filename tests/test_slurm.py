@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from test_trainer_runs import setup
 
+from uchi.data import runs
 from uchi.errors import UchiError
 from uchi.trainer.runner import launch
 
@@ -48,14 +49,14 @@ def test_a_slurm_job_trains_and_registers_the_adapter(slurm, tmp_path, base_mode
                        slurm_options="--job-name=uchi-test")
     lines = []
     adapter = launch(cfg, store, log=lines.append)
-    run = store.one("SELECT * FROM runs WHERE id = ?", [adapter["run_id"]])
-    assert run["runner"] == "slurm" and run["job_id"] and run["status"] == "succeeded"
-    assert any(line.startswith(f"slurm job {run['job_id']} on ") for line in lines)  # the job's log, streamed
-    assert any(f"adapter {adapter['version']}" in line for line in lines)
-    assert Path(adapter["path"], "adapter_model.safetensors").is_file()
-    script = Path(run["log_path"]).with_name("job.sbatch").read_text()
+    run = runs.get(store, adapter.run_id)
+    assert run.runner == "slurm" and run.job_id and run.status == "succeeded"
+    assert any(line.startswith(f"slurm job {run.job_id} on ") for line in lines)  # the job's log, streamed
+    assert any(f"adapter {adapter.version}" in line for line in lines)
+    assert Path(adapter.path, "adapter_model.safetensors").is_file()
+    script = Path(run.log_path).with_name("job.sbatch").read_text()
     assert "#SBATCH --job-name=uchi-test" in script and "--gres" not in script
-    state = subprocess.run(["scontrol", "show", "job", "-o", run["job_id"]], capture_output=True, text=True).stdout
+    state = subprocess.run(["scontrol", "show", "job", "-o", run.job_id], capture_output=True, text=True).stdout
     assert "JobState=COMPLETED" in state
     store.close()
 
@@ -65,7 +66,7 @@ def test_a_job_slurm_cannot_place_fails_the_run_with_the_reason(slurm, tmp_path,
     cfg, store = setup(tmp_path, base_model_dir, "nogpu", runner="slurm", slurm_gpus=1, slurm_cpus=1)
     with pytest.raises(UchiError, match="sbatch refused the job"):
         launch(cfg, store, log=lambda _: None)
-    run = store.one("SELECT * FROM runs")
-    assert run["status"] == "failed" and "not started" in run["error"]
+    run = runs.latest(store, 1)[0]
+    assert run.status == "failed" and "not started" in run.error
     assert store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 0
     store.close()

@@ -16,21 +16,21 @@ pytestmark = pytest.mark.slow
 
 def test_training_lowers_the_loss_and_registers_the_adapter(trained):
     env, adapter = trained
-    meta = adapter["metadata"]
+    meta = adapter.metadata
     losses = [point["loss"] for point in meta["losses"]]
     assert len(losses) == meta["steps"] == meta["planned_steps"]  # 8 pairs are too few to carve a validation split
     assert meta["losses"][-1]["epoch"] == 12
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
-    path = Path(adapter["path"])
+    path = Path(adapter.path)
     assert (path / "adapter_model.safetensors").is_file() and (path / "adapter_config.json").is_file()
     on_disk = json.loads((path / "uchi.json").read_text())
-    assert on_disk["version"] == adapter["version"] and on_disk["snapshot"] == adapter["snapshot"]
+    assert on_disk["version"] == adapter.version and on_disk["snapshot"] == adapter.snapshot
     assert meta["n_pairs"] == 8 and meta["params"]["rank"] == 8 and meta["seconds"] > 0  # r=8 under 100 pairs
     assert {"torch", "transformers", "peft"} <= set(meta["environment"])
     cfg = config_module.load(env=env)
     with Store.open(cfg) as store:
-        run = store.one("SELECT * FROM runs WHERE id = ?", [meta["run_id"]])
-        assert run["status"] == "succeeded" and run["adapter_version"] == adapter["version"]
+        run = runs.get(store, meta["run_id"])
+        assert run.status == "succeeded" and run.adapter_version == adapter.version
 
 
 def test_a_failed_run_leaves_nothing_in_the_registry(model_cfg, monkeypatch):
@@ -44,8 +44,8 @@ def test_a_failed_run_leaves_nothing_in_the_registry(model_cfg, monkeypatch):
         monkeypatch.setattr(run_module, "build", explode)
         with pytest.raises(RuntimeError):
             run_module.execute(model_cfg, store, runs.create(model_cfg, store, runner="local"), log=lambda _: None)
-        run = store.one("SELECT * FROM runs")
-        assert run["status"] == "failed" and "killed mid-run" in run["error"]
+        run = runs.latest(store, 1)[0]
+        assert run.status == "failed" and "killed mid-run" in run.error
         assert store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 0
         assert not list((runs.adapters_dir(model_cfg) / ".partial").glob("*"))
 
@@ -63,7 +63,7 @@ def test_a_run_whose_process_died_is_marked_failed(model_cfg):
         partial.mkdir(parents=True)
         (partial / "adapter_model.safetensors").write_bytes(b"half")
         runs.reap_dead_runs(store, model_cfg)
-        assert store.one("SELECT status FROM runs WHERE id = ?", [dead])["status"] == "failed"
+        assert runs.get(store, dead).status == "failed"
         assert not partial.exists()
 
 

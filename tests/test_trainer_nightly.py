@@ -9,7 +9,7 @@ from conftest import BENCHMARKS, FACTS, free_port, seed_facts
 from slack_fake import fake_slack  # noqa: F401 (fixture)
 from uchi import config as config_module
 from uchi.cli import main
-from uchi.data import snapshot
+from uchi.data import runs, snapshot
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.pipeline import new_pairs, nightly
@@ -118,8 +118,8 @@ def test_a_night_trains_while_vllm_sleeps_then_evaluates_and_posts(fake_slack, b
         assert asleep and all(asleep) and not client.is_sleeping()
         backends = {r["backend"] for r in store.rows("SELECT backend FROM generations")}
         assert backends == {"vllm"}  # generated before it slept
-        run = store.one("SELECT * FROM runs WHERE id = ?", [row["run_id"]])
-        assert store.one("SELECT * FROM evals WHERE id = ?", [row["eval_id"]])["adapter_version"] == run["adapter_version"]
+        run = runs.get(store, row["run_id"])
+        assert store.one("SELECT * FROM evals WHERE id = ?", [row["eval_id"]])["adapter_version"] == run.adapter_version
         posts = fake_slack.called("chat.postMessage", lambda a: a["channel"] == "C0NIGHTLY")
         assert "8 new approved pairs" in posts[0].args["text"]
         thread = [p.args.get("text") or "" for p in posts if p.args.get("thread_ts") == posts[0].response["ts"]]

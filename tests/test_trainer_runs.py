@@ -11,6 +11,7 @@ import torch
 
 from conftest import FACTS
 from uchi import config as config_module
+from uchi.data import adapters, runs
 from uchi.data.pairs import NewPair, add_pairs
 from uchi.data.runs import create, reap_dead_runs, workdir
 from uchi.data.store import Store, now
@@ -42,7 +43,7 @@ def test_early_stopping_keeps_the_best_step_of_an_overfitting_run(tmp_path, base
     cfg, store = setup(tmp_path, base_model_dir, "early", validation_percent=25, epochs=30, batch_size=6,
                        learning_rate=0.004, patience=2)
     adapter = launch(cfg, store, log=lambda _: None)
-    meta = adapter["metadata"]
+    meta = adapter.metadata
     validations = meta["validations"]
     losses = [v["val_loss"] for v in validations]
     best = min(range(len(losses)), key=losses.__getitem__)
@@ -53,7 +54,7 @@ def test_early_stopping_keeps_the_best_step_of_an_overfitting_run(tmp_path, base
     assert validations[-1]["train_loss"] < validations[best]["train_loss"]  # still fitting the train pairs
     # The registered adapter is the best step's, not the last one's: its validation loss is the best loss.
     assert _validation_loss(cfg, store, adapter) == pytest.approx(losses[best], abs=2e-4)
-    assert (Path(adapter["path"]) / "loss_curves.png").stat().st_size > 10_000
+    assert (Path(adapter.path) / "loss_curves.png").stat().st_size > 10_000
     rows = store.rows("SELECT * FROM run_validations WHERE run_id = ? ORDER BY step", [meta["run_id"]])
     assert [r["val_loss"] for r in rows] == losses and sum(r["best"] for r in rows) >= 1
     assert not list(workdir(cfg, meta["run_id"]).glob("checkpoint*"))  # cleaned up once registered
@@ -71,8 +72,8 @@ def _validation_loss(cfg, store, adapter) -> float:
 
     base = Path(cfg.model.base)
     tokenizer = lora.load_tokenizer(base)
-    model = PeftModel.from_pretrained(lora.load_base(base, cfg.train, "cpu", "fp32"), adapter["path"])
-    _, held = validation_split(snapshot.load(store, adapter["snapshot"]), cfg.train)
+    model = PeftModel.from_pretrained(lora.load_base(base, cfg.train, "cpu", "fp32"), adapter.path)
+    _, held = validation_split(snapshot.load(store, adapter.snapshot), cfg.train)
     examples = Encoder(tokenizer, cfg.train.max_seq_len)([messages(p["question"], p["answer"]) for p in held])
     return mean_loss(AnswerLoss(model), examples, 8, tokenizer.pad_token_id, "cpu",
                      lambda: torch.autocast("cpu", enabled=False))
@@ -97,19 +98,19 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path, base_model_dir):
     os.kill(runner.process.pid, signal.SIGKILL)
     runner.process.wait()
     reap_dead_runs(store, cfg)
-    run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
-    assert run["status"] == "failed" and f"uchi train --resume {run_id}" in run["error"]
-    assert "step 2/4" in run["error"]  # the end of its log
-    assert run["checkpoint_step"] >= 2 and store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 0
+    run = runs.get(store, run_id)
+    assert run.status == "failed" and f"uchi train --resume {run_id}" in run.error
+    assert "step 2/4" in run.error  # the end of its log
+    assert run.checkpoint_step >= 2 and store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 0
     lines = []
     resumed = launch(cfg, store, resume=run_id, log=lines.append)
-    assert any(line.startswith(f"resuming at step {run['checkpoint_step']} of 4") for line in lines)
-    a, b = straight["metadata"], resumed["metadata"]
+    assert any(line.startswith(f"resuming at step {run.checkpoint_step} of 4") for line in lines)
+    a, b = straight.metadata, resumed.metadata
     assert [p["loss"] for p in b["losses"]] == pytest.approx([p["loss"] for p in a["losses"]], abs=1e-4)
-    assert b["resumed_at_step"] == run["checkpoint_step"] and b["attempts"] == 2 and len(b["losses"]) == 4
-    _assert_same_weights(Path(straight["path"]), Path(resumed["path"]))
-    assert store.one("SELECT status, attempts FROM runs WHERE id = ?", [run_id]) == {"status": "succeeded",
-                                                                                      "attempts": 2}
+    assert b["resumed_at_step"] == run.checkpoint_step and b["attempts"] == 2 and len(b["losses"]) == 4
+    _assert_same_weights(Path(straight.path), Path(resumed.path))
+    done = runs.get(store, run_id)
+    assert (done.status, done.attempts) == ("succeeded", 2)
     store.close()
 
 
@@ -133,9 +134,9 @@ def test_the_dpo_stage_trains_on_approved_corrections(tmp_path, base_model_dir):
                        preference_min_pairs=3, validation_percent=0)
     _corrections(store, cfg, CORRECTIONS)
     adapter = launch(cfg, store, log=lambda _: None)
-    stage = adapter["metadata"]["preference"]
+    stage = adapter.metadata["preference"]
     assert stage["method"] == "dpo" and stage["pairs"] == 3 and stage["losses"]
-    path = Path(adapter["path"])
+    path = Path(adapter.path)
     assert (path / "adapter_model.safetensors").is_file() and not (path / "ref").exists()
     assert json.loads((path / "adapter_config.json").read_text())["r"] == 8
     store.close()
@@ -217,8 +218,8 @@ def test_two_processes_train_data_parallel_with_torchrun(tmp_path, base_model_di
                           capture_output=True, text=True, timeout=900,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    run = store.one("SELECT * FROM runs WHERE id = ?", [run_id])
-    meta = store.adapter(run["adapter_version"])["metadata"]
+    run = runs.get(store, run_id)
+    meta = adapters.get(store, run.adapter_version).metadata
     # 8 pairs in batches of 2 make 4 batches: each of the two processes takes 2 of them.
     assert meta["params"]["processes"] == 2 and meta["steps"] == 2 and len(meta["losses"]) == 2
     assert store.one("SELECT COUNT(*) AS n FROM adapters")["n"] == 1
@@ -228,17 +229,17 @@ def test_two_processes_train_data_parallel_with_torchrun(tmp_path, base_model_di
 def test_a_run_can_continue_the_production_adapter(tmp_path, base_model_dir):
     cfg, store = setup(tmp_path, base_model_dir, "continue", FACTS[:4], epochs=1, rank=4, validation_percent=0)
     first = launch(cfg, store, log=lambda _: None)
-    store.db["aliases"].insert({"name": "production", "version": first["version"], "updated_at": now()})
+    store.db["aliases"].insert({"name": "production", "version": first.version, "updated_at": now()})
     store.db.conn.commit()
     cfg.train.start_from, cfg.train.rank = "production", 16  # the continued adapter keeps its rank of 4
     lines = []
     second = launch(cfg, store, log=lines.append)
-    params = second["metadata"]["params"]
-    assert params["start_from_version"] == first["version"] and params["rank"] == 4
-    assert params["reasons"]["rank"] == f"continued from {first['version']}"
-    assert any(f"continuing {first['version']}" in line for line in lines)
+    params = second.metadata["params"]
+    assert params["start_from_version"] == first.version and params["rank"] == 4
+    assert params["reasons"]["rank"] == f"continued from {first.version}"
+    assert any(f"continuing {first.version}" in line for line in lines)
     # It started where the first adapter ended: its first loss is the first run's last, not the base model's.
-    assert second["metadata"]["losses"][0]["loss"] < first["metadata"]["losses"][0]["loss"]
+    assert second.metadata["losses"][0]["loss"] < first.metadata["losses"][0]["loss"]
     store.close()
 
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import FACTS, refused
 from uchi import config as config_module
 from uchi.data.snapshot import Snapshot
+from uchi.data.store import now
 from uchi.errors import UchiError
 from uchi.trainer import augment, checkpoint, replay, sizing
 from uchi.trainer.generate import complete_sentences
@@ -212,6 +213,20 @@ def test_resuming_needs_a_failed_run(store, cfg):
 
     with pytest.raises(UchiError, match="no run #5"):
         reopen(cfg, store, 5)
+
+
+def test_runs_are_read_as_records(store):
+    from uchi.data import runs
+
+    store.db["snapshots"].insert({"hash": "s1", "pair_ids": "[3, 5]", "n_pairs": 2, "created_at": now()})
+    for status in ("succeeded", "running", "failed"):
+        store.db["runs"].insert({"snapshot": "s1", "base_model": "b", "status": status, "params": '{"rank": 4}',
+                                 "started_at": now()})
+    first = runs.get(store, 1)
+    assert (first.status, first.params, first.runner, first.attempts) == ("succeeded", {"rank": 4}, "inprocess", 1)
+    assert runs.get(store, 9) is None and runs.running(store).id == 2
+    assert [run.id for run in runs.latest(store, 2)] == [3, 2]
+    assert runs.last_trained_pairs(store) == {3, 5}
 
 
 def test_vllm_sleeps_only_when_it_shares_this_machine_s_gpu(cfg, monkeypatch):

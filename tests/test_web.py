@@ -12,9 +12,11 @@ from browser import Page
 from uchi import config as config_module
 from uchi.arguments import model_client
 from uchi.console import auth, server
+from uchi.data import adapters
 from uchi.data.pairs import NewPair, add_pairs
 from uchi.data.store import Store, now
 from uchi.evals import gate, report
+from uchi.evals.result import EvalResult
 
 HEADER = "X-Forwarded-Email"
 ASKER, REVIEWER, ADMIN, OUTSIDER = "asker@co.example", "rita@co.example", "ada@co.example", "olaf@co.example"
@@ -95,11 +97,11 @@ def seed_eval(cfg, store: Store) -> int:
     empty = {"n": 0, "fact_recall": 0.0, "rouge_l": 0.0}
     scores = {key: {row: dict(empty, n=3) if row in ("paraphrase", "heldout") else empty for row, _ in report.ROWS}
               for key in ("base", "candidate")}
-    result = {"id": eval_id, "version": VERSION, "production": None, "baseline": "base", "passed": False,
-              "reasons": verdict.reasons, "checks": verdict.to_json(), "scores": scores,
-              "items": {"base": [item(q, f"base says {i}") for i, q in enumerate(questions)],
-                        "candidate": [item(q, f"candidate says {i}") for i, q in enumerate(questions)]},
-              "adapter": store.adapter(VERSION)}
+    result = EvalResult(id=eval_id, version=VERSION, production=None, baseline="base", passed=False,
+                        reasons=verdict.reasons, checks=verdict.to_json(), scores=scores,
+                        items={"base": [item(q, f"base says {i}") for i, q in enumerate(questions)],
+                               "candidate": [item(q, f"candidate says {i}") for i, q in enumerate(questions)]},
+                        adapter=adapters.get(store, VERSION))
     store.db["evals"].update(eval_id, {"report_path": str(report.write(cfg, result))})
     return eval_id
 

@@ -18,18 +18,18 @@ def train_command(cfg, args):
         if args.list:
             return list_runs(cfg, store)
         adapter = launch(cfg, store, runner=args.runner, resume=args.resume, log=lambda line: print(line, flush=True))
-    print(f"adapter {adapter['version']} written to {adapter['path']}; evaluate it with "
-          f"`uchi eval run {adapter['version']}`")
+    print(f"adapter {adapter.version} written to {adapter.path}; evaluate it with "
+          f"`uchi eval run {adapter.version}`")
 
 
 def list_runs(cfg, store) -> None:
-    from uchi.data.runs import reap_dead_runs
+    from uchi.data.runs import latest, reap_dead_runs
 
     reap_dead_runs(store, cfg)
-    for run in store.rows("SELECT * FROM runs ORDER BY id DESC LIMIT 20"):
-        error = f"  {run['error'].splitlines()[0][:100]}" if run["error"] else ""
-        print(f"#{run['id']:<4} {run['status']:<9} {run['runner']:<9} step {run['checkpoint_step']:<5} "
-              f"{run['adapter_version'] or '-':<14} {run['started_at'][:19]}{error}")
+    for run in latest(store, 20):
+        error = f"  {run.error.splitlines()[0][:100]}" if run.error else ""
+        print(f"#{run.id:<4} {run.status:<9} {run.runner:<9} step {run.checkpoint_step:<5} "
+              f"{run.adapter_version or '-':<14} {run.started_at[:19]}{error}")
 
 
 

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from uchi import basemodel
 from uchi.config import Config
+from uchi.data import adapters
 from uchi.data import snapshot as snapshots
-from uchi.data.runs import adapters_dir, fail, get, workdir
+from uchi.data.adapters import Adapter
+from uchi.data.runs import Run, adapters_dir, fail, get, workdir
 from uchi.data.store import Store, now
 from uchi.trainer import curves, distributed, lora, sizing
 from uchi.trainer.generate import Cache, LocalGenerator, model_id, server_generator
@@ -65,10 +67,10 @@ def _start_from(cfg: Config, store: Store, params: dict) -> tuple[str | None, Pa
     version = params.get("start_from_version")
     if cfg.train.start_from != "production" or not version:
         return None, None
-    return version, Path(store.adapter(version)["path"])
+    return version, Path(adapters.get(store, version).path)
 
 
-def execute(cfg: Config, store: Store, run_id: int, *, progress: bool = True, log=print) -> dict | None:
+def execute(cfg: Config, store: Store, run_id: int, *, progress: bool = True, log=print) -> Adapter | None:
     """Train run_id to its end (from its last checkpoint, if any) and register its adapter (None off rank 0)."""
     world = distributed.world()
     run = get(store, run_id)
@@ -85,14 +87,14 @@ def execute(cfg: Config, store: Store, run_id: int, *, progress: bool = True, lo
     return adapter
 
 
-def _train(cfg: Config, store: Store, run: dict, world, progress: bool, log) -> dict | None:
+def _train(cfg: Config, store: Store, run: Run, world, progress: bool, log) -> Adapter | None:
     base_path = basemodel.resolve(cfg)
-    snap = snapshots.load(store, run["snapshot"])
+    snap = snapshots.load(store, run.snapshot)
     device, precision = lora.device_and_precision(cfg.train)
     distributed.start(world, device)
     device = world.device(device)
     hyper = sizing.resolve(cfg.train, len(snap.pairs), sizing.hidden_size(base_path), cfg.serving.max_lora_rank)
-    params = json.loads(run["params"])
+    params = run.params
     start_version, start_path = _start_from(cfg, store, params)
     tokenizer = lora.load_tokenizer(base_path)
     model = lora.load_base(base_path, cfg.train, device, precision)
@@ -103,20 +105,20 @@ def _train(cfg: Config, store: Store, run: dict, world, progress: bool, log) -> 
     mixture = build(store, snap, cfg.train, hyper.epochs, cache, make_generator, cfg.retrieval)
     if world.main:
         distributed.barrier(world)
-    log(f"run {run['id']}: {len(snap.pairs)} approved train pairs (snapshot {snap.hash}) on {device}/{precision}, "
+    log(f"run {run.id}: {len(snap.pairs)} approved train pairs (snapshot {snap.hash}) on {device}/{precision}, "
         f"LoRA r={hyper.rank} alpha={hyper.alpha} lr={hyper.learning_rate:g}, at most {hyper.epochs} epochs, "
         f"quantization={cfg.train.quantization}" + (f", continuing {start_version}" if start_version else ""))
-    log(f"run {run['id']}: data {json.dumps(mixture.stats)}")
+    log(f"run {run.id}: data {json.dumps(mixture.stats)}")
     model = lora.add_adapter(model, hyper, cfg.train, device, start_path)
     if start_path is not None:  # a continued adapter keeps its own shape
         continued = model.peft_config["default"]
         hyper.rank, hyper.alpha = continued.r, continued.lora_alpha
         hyper.reasons["rank"] = hyper.reasons["alpha"] = f"continued from {start_version}"
-    loop = Loop(model, tokenizer, mixture, hyper, cfg.train, device, precision, workdir(cfg, run["id"]), world)
-    result = loop.run(progress=progress, log=log, on_validation=lambda point: _record(store, run["id"], point))
+    loop = Loop(model, tokenizer, mixture, hyper, cfg.train, device, precision, workdir(cfg, run.id), world)
+    result = loop.run(progress=progress, log=log, on_validation=lambda point: _record(store, run.id, point))
     if result.stopped_early:
-        log(f"run {run['id']}: stopped early: {result.stopped_early}")
-    preference = _preference(cfg, store, model, tokenizer, hyper, device, precision, run["id"], log)
+        log(f"run {run.id}: stopped early: {result.stopped_early}")
+    preference = _preference(cfg, store, model, tokenizer, hyper, device, precision, run.id, log)
     if not world.main:
         return None
     resolved = params | hyper.as_dict() | {
@@ -147,8 +149,8 @@ def _preference(cfg: Config, store: Store, model, tokenizer, hyper, device, prec
                             workdir(cfg, run_id), log)
 
 
-def _register(cfg, store, run, model, result, mixture, params, base_path, snap, preference, log) -> dict:
-    run_id = run["id"]
+def _register(cfg, store, run, model, result, mixture, params, base_path, snap, preference, log) -> Adapter:
+    run_id = run.id
     partial = adapters_dir(cfg) / ".partial" / f"run-{run_id}"
     shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(partial, selected_adapters=["default"])
@@ -163,7 +165,7 @@ def _register(cfg, store, run, model, result, mixture, params, base_path, snap, 
                 "planned_steps": result.planned_steps, "seconds": result.seconds, "tokens": result.tokens,
                 "padding_share": round(result.padding_tokens / real, 4) if real else 0.0,
                 "peak_memory_mb": result.peak_memory_mb, "trainable_params": result.trainable_params,
-                "resumed_at_step": result.resumed_at, "attempts": run["attempts"], "preference": preference,
+                "resumed_at_step": result.resumed_at, "attempts": run.attempts, "preference": preference,
                 "curves": "loss_curves.png", "environment": environment(), "created_at": now()}
     (partial / "uchi.json").write_text(json.dumps(metadata, indent=1, ensure_ascii=False))
     final = adapters_dir(cfg) / version
@@ -179,4 +181,4 @@ def _register(cfg, store, run, model, result, mixture, params, base_path, snap, 
     first, last = result.losses[0]["loss"], result.losses[-1]["loss"]
     log(f"run {run_id}: adapter {version} in {result.seconds:.0f}s, loss {first:.3f} -> {last:.3f}, kept step "
         f"{result.best_step} of {result.steps}")
-    return store.adapter(version)
+    return adapters.get(store, version)

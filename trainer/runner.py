@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 from uchi.config import Config
+from uchi.data import adapters
+from uchi.data.adapters import Adapter
 from uchi.data.runs import create, fail, get, reopen, workdir
 from uchi.data.store import Store
 from uchi.errors import UchiError
@@ -116,7 +118,7 @@ class SlurmRunner:
         return found.group(1) if found else "GONE"
 
     def wait(self, cfg: Config, store: Store, run_id: int, log) -> None:
-        job_id = get(store, run_id)["job_id"]
+        job_id = get(store, run_id).job_id
         state = ["PENDING"]
 
         def running() -> bool:
@@ -143,19 +145,19 @@ def follow(cfg: Config, store: Store, run_id: int, log, *, running, poll_s: floa
     finally:
         follower.poll()
     run = get(store, run_id)
-    if run["status"] == "running":
+    if run.status == "running":
         fail(store, cfg, run, ended())
 
 
 RUNNERS = {"local": LocalRunner, "slurm": SlurmRunner}
 
 
-def launch(cfg: Config, store: Store, *, runner: str | None = None, resume: int | None = None, log=print) -> dict:
+def launch(cfg: Config, store: Store, *, runner: str | None = None, resume: int | None = None, log=print) -> Adapter:
     """Train through a runner (train.runner unless named): a new run of the current snapshot, or resume a killed
-    one from its last checkpoint. Returns the adapter's registry row; a failed run raises, naming its log."""
+    one from its last checkpoint. Returns the adapter it registered; a failed run raises, naming its log."""
     name = runner or cfg.train.runner
     with training_lock(cfg, f"run #{resume} resumed via {name}" if resume else f"a run via {name}"):
-        run_id = reopen(cfg, store, resume)["id"] if resume else create(cfg, store, runner=name)
+        run_id = reopen(cfg, store, resume).id if resume else create(cfg, store, runner=name)
         chosen = RUNNERS[name]()
         with gpu_for_training(cfg, store, get(store, run_id), log):
             try:
@@ -166,6 +168,6 @@ def launch(cfg: Config, store: Store, *, runner: str | None = None, resume: int 
             log(f"run {run_id}: started via {name}; log {workdir(cfg, run_id) / 'train.log'}")
             chosen.wait(cfg, store, run_id, log)
         run = get(store, run_id)
-    if run["status"] != "succeeded":
-        raise UchiError(f"run #{run_id} failed: {run['error'].splitlines()[0]} (log: {run['log_path']})")
-    return store.adapter(run["adapter_version"])
+    if run.status != "succeeded":
+        raise UchiError(f"run #{run_id} failed: {run.error.splitlines()[0]} (log: {run.log_path})")
+    return adapters.get(store, run.adapter_version)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from uchi.config import Config
 from uchi.data import snapshot as snapshots
+from uchi.data.runs import Run, workdir
 from uchi.data.store import Store
 from uchi.errors import UchiError
 
@@ -24,16 +25,15 @@ def should_sleep(cfg: Config, client) -> bool:
     return client.healthy()
 
 
-def run_config(cfg: Config, run: dict) -> Config:
+def run_config(cfg: Config, run: Run) -> Config:
     """The configuration the run was created with (a resumed run keeps its own)."""
     from uchi import config as config_module
-    from uchi.data.runs import workdir
 
-    frozen = workdir(cfg, run["id"]) / "config.toml"
+    frozen = workdir(cfg, run.id) / "config.toml"
     return config_module.load(frozen, env={}) if frozen.is_file() else cfg
 
 
-def prefill(cfg: Config, store: Store, run: dict, generator, log) -> None:
+def prefill(cfg: Config, store: Store, run: Run, generator, log) -> None:
     """Fill the generation cache for this run through vLLM, so the trainer only reads it."""
     from uchi import basemodel
     from uchi.trainer import sizing
@@ -42,7 +42,7 @@ def prefill(cfg: Config, store: Store, run: dict, generator, log) -> None:
 
     frozen = run_config(cfg, run)
     base_path = basemodel.resolve(frozen)
-    snap = snapshots.load(store, run["snapshot"])
+    snap = snapshots.load(store, run.snapshot)
     hyper = sizing.resolve(frozen.train, len(snap.pairs), sizing.hidden_size(base_path),
                            frozen.serving.max_lora_rank)
     cache = Cache.open(frozen, store, model_id(frozen, base_path))
@@ -52,7 +52,7 @@ def prefill(cfg: Config, store: Store, run: dict, generator, log) -> None:
 
 
 @contextmanager
-def gpu_for_training(cfg: Config, store: Store, run: dict, log):
+def gpu_for_training(cfg: Config, store: Store, run: Run, log):
     """vLLM asleep for the duration of the block when it shares this machine's GPU (train.sleep_vllm)."""
     from uchi.modelclient import ModelClient
 
@@ -70,7 +70,7 @@ def gpu_for_training(cfg: Config, store: Store, run: dict, log):
         client.close()
 
 
-def _asleep(cfg: Config, store: Store, run: dict, client, log) -> bool:
+def _asleep(cfg: Config, store: Store, run: Run, client, log) -> bool:
     """Let vLLM generate what the run lacks, then put it to sleep; False if it cannot sleep (train.sleep_vllm = auto)."""
     from uchi.trainer.generate import ServerGenerator
 
@@ -83,5 +83,5 @@ def _asleep(cfg: Config, store: Store, run: dict, client, log) -> bool:
             raise
         log(f"vLLM keeps the GPU while training ({exc})")
         return False
-    log(f"vLLM at {cfg.serving.url} sleeps while run {run['id']} trains")
+    log(f"vLLM at {cfg.serving.url} sleeps while run {run.id} trains")
     return True

@@ -36,8 +36,8 @@ def retrain(cfg, args):
     with Store.open(cfg) as store:
         result = pipeline.retrain_and_report(cfg, store, model_client(cfg), thread, log=_print)
     # pending (waiting for blind votes) is not a failure: say which of the three it is
-    print(f"eval #{result['id']} of {result['version']}: gate {gate.stored_state(result['checks']).upper()}; "
-          f"report {result['report_path']}")
+    print(f"eval #{result.id} of {result.version}: gate {gate.stored_state(result.checks).upper()}; "
+          f"report {result.report_path}")
 
 
 def nightly(cfg, args):

@@ -12,6 +12,7 @@ from uchi.data.importer import import_file
 from uchi.data import samples
 from uchi.data.store import Store
 from uchi.evals import gate
+from uchi.evals.result import EvalResult
 from uchi.modelclient import ModelClient
 from uchi.pipeline import retrain
 from uchi.serving.answers import ask
@@ -46,7 +47,7 @@ def _step(title: str) -> None:
     print(f"\n=== {title}", flush=True)
 
 
-def run(cfg: Config, keep_serving: bool = False, company: str = samples.DEFAULT) -> dict:
+def run(cfg: Config, keep_serving: bool = False, company: str = samples.DEFAULT) -> EvalResult:
     started = time.monotonic()
     print(f"uchi demo: state in {cfg.state_dir}; quick training profile {quick_profile(cfg)}")
     _step("1. base model")
@@ -70,38 +71,38 @@ def run(cfg: Config, keep_serving: bool = False, company: str = samples.DEFAULT)
         # four-configuration table), another two answer sets that would take ~2 minutes here.
         result = retrain(cfg, store, client, print, both_settings=False)
         _step("4. the gate")
-        for check in result["checks"]:
+        for check in result.checks:
             verdict = ("pending" if check["pending"] else "pass" if check["passed"] else "FAIL") if check["hard"] \
                 else "reported"
             print(f"  [{verdict:>8}] {check['gate']}: {check['note']}")
-        state = gate.stored_state(result["checks"])
-        print(f"gate {state.upper()}; report: {result['report_path']}")
-        for goal in result["targets"]:
+        state = gate.stored_state(result.checks)
+        print(f"gate {state.upper()}; report: {result.report_path}")
+        for goal in result.targets:
             print(f"  paraphrase recall ({goal['language']}): {goal['recall']:.2f}, target {goal['target']:.2f}; "
                   f"{goal['right_pair_first']} where retrieval put the right pair first ({goal['n_first']} of {goal['n']})")
         if state != "failed":
             _step("5. promote")
             # A walk-through has nobody to vote blind: the demo says so and forces, audited, as an admin would.
             forced = DEMO_FORCE if state == "pending" else None
-            promote(cfg, store, client, result["version"], actor=ACTOR, force_reason=forced)
-            print(f"production is now {result['version']}" + (f" (forced: {forced})" if forced else ""))
+            promote(cfg, store, client, result.version, actor=ACTOR, force_reason=forced)
+            print(f"production is now {result.version}" + (f" (forced: {forced})" if forced else ""))
         _step("6. before / after on paraphrased questions (never seen in these words)")
-        before = {r["question"]: r for r in result["items"]["base"]}
-        scored = [(before[c["question"]]["fact_recall"], c) for c in result["items"]["candidate"]
+        before = {r["question"]: r for r in result.items["base"]}
+        scored = [(before[c["question"]]["fact_recall"], c) for c in result.items["candidate"]
                   if c["set"] == "paraphrase" and c["fact_recall"] is not None]
         gained = [c for was, c in scored if c["fact_recall"] > was]
         lost = [c for was, c in scored if c["fact_recall"] < was]
-        print(f"of {len(scored)} paraphrased questions, {result['version']} recalls more facts than the base model "
+        print(f"of {len(scored)} paraphrased questions, {result.version} recalls more facts than the base model "
               f"on {len(gained)} and fewer on {len(lost)}; some of each:")
         for label, item in [("learned", c) for c in gained[:SHOWN - 2]] + [("worse", c) for c in lost[:2]]:
             answer = ask(cfg, store, client, item["question"], asker=ACTOR, channel="demo")
             print(f"\nQ: {item['question']}   ({label})\n  base:  {before[item['question']]['answer']}\n"
                   f"  uchi:  {answer['answer']}   [{answer['adapter_version'] or 'base'}]\n"
                   f"  truth: {item['reference']}")
-        base_recall = result["scores"]["base"]["paraphrase"]["fact_recall"]
-        cand_recall = result["scores"]["candidate"]["paraphrase"]["fact_recall"]
+        base_recall = result.scores["base"]["paraphrase"]["fact_recall"]
+        cand_recall = result.scores["candidate"]["paraphrase"]["fact_recall"]
         _step(f"done in {time.monotonic() - started:.0f}s: fact recall on paraphrases "
-              f"{base_recall:.2f} (base) -> {cand_recall:.2f} ({result['version']}); "
+              f"{base_recall:.2f} (base) -> {cand_recall:.2f} ({result.version}); "
               f"gate {state.upper()}")
         if keep_serving:
             print(f"vLLM keeps serving at {cfg.serving.url} (pid {server.process.pid}); try `uchi ask \"...\"`")

@@ -8,17 +8,17 @@ the end of its eval, so two retrains never interleave. Where the progress and th
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from uchi.config import Config
-from uchi.data import snapshot
-from uchi.data.runs import reap_dead_runs, running
+from uchi.data import adapters, snapshot
+from uchi.data.runs import last_trained_pairs, reap_dead_runs, running
 from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.evals import gate
 from uchi.evals.harness import evaluate
+from uchi.evals.result import EvalResult
 from uchi.language import LANGUAGES
 from uchi.modelclient import ModelClient
 from uchi.trainer import lock
@@ -30,7 +30,7 @@ class Thread(Protocol):
 
     def progress(self, line: str) -> None: ...
 
-    def report(self, result: dict) -> None: ...
+    def report(self, result: EvalResult) -> None: ...
 
     def failed(self, error: str) -> None: ...
 
@@ -47,22 +47,22 @@ def busy(cfg: Config, store: Store) -> Busy | None:
     reap_dead_runs(store, cfg)
     run = running(store)
     if run is not None:
-        return Busy(run["id"], run["started_at"][:16], f"run #{run['id']}")
+        return Busy(run.id, run.started_at[:16], f"run #{run.id}")
     holder = lock.held_by(cfg)
     return Busy(None, holder.get("since", ""), holder["what"]) if holder else None
 
 
 def retrain(cfg: Config, store: Store, client: ModelClient, progress: Callable[[str], None], *,
-            both_settings: bool = True) -> dict:
+            both_settings: bool = True) -> EvalResult:
     """Train the current snapshot through the runner, then evaluate it; returns the eval result.
     `both_settings=False` judges only what production serves (retrieval on), skipping the other setting."""
     with lock.training_lock(cfg, "a retrain (train, then evaluate)"):
         adapter = launch(cfg, store, log=progress)
-        return evaluate(cfg, store, client, adapter["version"], log=progress, both_settings=both_settings)
+        return evaluate(cfg, store, client, adapter.version, log=progress, both_settings=both_settings)
 
 
 def retrain_and_report(cfg: Config, store: Store, client: ModelClient, thread: Thread | None,
-                       log: Callable[[str], None] = print) -> dict:
+                       log: Callable[[str], None] = print) -> EvalResult:
     def progress(line: str) -> None:
         log(line)
         if thread is not None:
@@ -82,9 +82,7 @@ def retrain_and_report(cfg: Config, store: Store, client: ModelClient, thread: T
 def new_pairs(store: Store) -> tuple[int, str]:
     """How many approved train pairs the last succeeded run did not train on, and the current snapshot hash."""
     snap = snapshot.current(store)
-    last = store.one("SELECT s.pair_ids FROM runs r JOIN snapshots s ON s.hash = r.snapshot "
-                     "WHERE r.status = 'succeeded' ORDER BY r.id DESC LIMIT 1")
-    trained = set(json.loads(last["pair_ids"])) if last else set()
+    trained = last_trained_pairs(store)
     return sum(p["id"] not in trained for p in snap.pairs), snap.hash
 
 
@@ -115,12 +113,12 @@ def nightly(cfg: Config, store: Store, client: ModelClient | None, *,
         except Exception as exc:
             _finish(store, row_id, "failed", str(exc)[:2000], log)
             raise
-        run_id = store.adapter(result["version"])["run_id"]
-        store.db["nightly_runs"].update(row_id, {"run_id": run_id, "eval_id": result["id"],
+        run_id = adapters.get(store, result.version).run_id
+        store.db["nightly_runs"].update(row_id, {"run_id": run_id, "eval_id": result.id,
                                                  "posted": int(thread is not None)})
-        verdict = gate.stored_state(result["checks"])  # pending: waits for blind votes or a canary
-        return _finish(store, row_id, "succeeded", f"{result['version']} trained on {count} new pairs; gate "
-                       f"{verdict}; report {result['report_path']}", log)
+        verdict = gate.stored_state(result.checks)  # pending: waits for blind votes or a canary
+        return _finish(store, row_id, "succeeded", f"{result.version} trained on {count} new pairs; gate "
+                       f"{verdict}; report {result.report_path}", log)
 
 
 def _finish(store: Store, row_id: int, status: str, reason: str, log) -> dict:
