@@ -91,5 +91,5 @@ def test_recall_targets_say_how_far_off_and_whether_retrieval_or_the_model_falls
     en, ja = targets(cfg, served, alone, first)
     assert (en["recall"], en["short_by"], en["right_pair_first"], en["otherwise"]) == (0.667, 0.133, 1.0, 0.0)
     assert (ja["n"], ja["recall"], ja["short_by"], ja["n_first"], ja["adapter_alone"]) == (3, 0.333, 0.267, 1, 0.0)
-    rows = target_rows({"targets": [en, ja]})
+    rows = target_rows(SimpleNamespace(targets=[en, ja]))
     assert rows[1][:5] == ["ja", "3", "0.600", "0.333", "0.267"] and rows[1][5] == "1.000 (n=1)"
