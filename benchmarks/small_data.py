@@ -103,10 +103,10 @@ def _answers(model, tokenizer, conversations: list[list[dict]], max_new_tokens: 
     model.eval()
     texts = LocalGenerator(model, tokenizer)(conversations, max_new_tokens)
     cut = []
-    for text in texts:
+    for text, conversation in zip(texts, conversations):
         for stop in STOP:  # what vLLM's stop strings do in serving
             text = text.split(stop)[0]
-        cut.append(reply(text))
+        cut.append(reply(text, conversation[-1]["content"]))
     return cut
 
 

@@ -35,11 +35,11 @@ def _generate(client: ModelClient, model: str, conversation: list[dict], max_tok
               on_text: Callable[[str], None] | None) -> str:
     if on_text is None:
         return client.chat(model, conversation, max_tokens)
-    text = ""
+    text, turn = "", conversation[-1]["content"]
     for piece in client.stream_chat(model, conversation, max_tokens):
         text += piece
-        on_text(reply(text))
-    return reply(text)
+        on_text(reply(text, turn))
+    return reply(text, turn)
 
 
 def ask(cfg: Config, store: Store, client: ModelClient, question: str, *, asker: str = "",

@@ -88,6 +88,21 @@ def test_context_goes_into_the_prompt_the_same_way_everywhere():
     assert messages("Hi?")[0]["content"] == "Hi?"
 
 
+def test_an_answer_that_recites_the_context_is_the_first_pairs_answer():
+    from uchi.prompt import context_of, reply, user_turn
+
+    shown = [("Who approves expense claims?", "Claims over 50,000 yen need Ingrid Solberg.\nShe answers in a day."),
+             ("Which 2FA app?", "Tessera Authenticator.")]
+    turn = user_turn("Who signs off large expenses?", shown)
+    assert context_of(turn) == shown and context_of("just a question") == []
+    # Cut by the stop strings right after the header: the model began reciting the first pair.
+    assert reply("Company knowledge:", turn) == shown[0][1]
+    assert reply("A: Ingrid Solberg approves them.", turn) == "Ingrid Solberg approves them."
+    assert reply("Company knowledge:", "Who signs off large expenses?") == "Company knowledge:"  # nothing shown
+    ja = user_turn("大きな経費は誰が承認しますか？", [("経費の承認者は？", "イングリッドです。")])
+    assert reply("社内の情報：", ja) == "イングリッドです。"
+
+
 def test_an_edited_pair_is_searched_by_its_new_text(store, cfg):
     retriever = Retriever(cfg.retrieval)
     [pair_id] = add_pairs(store, [NewPair("Where is the Zorbel espresso machine?",

@@ -84,7 +84,7 @@ class ModelClient:
         response = self._request("POST", "/v1/chat/completions", json=self._body(model, messages, max_tokens, False))
         if response.status_code != 200:
             raise self._refused(model, response)
-        return reply(response.json()["choices"][0]["message"]["content"])
+        return reply(response.json()["choices"][0]["message"]["content"], messages[-1]["content"])
 
     def stream_chat(self, model: str, messages: list[dict], max_tokens: int) -> Iterator[str]:
         """The answer's text as it is generated, piece by piece (server-sent events)."""
