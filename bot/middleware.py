@@ -5,6 +5,8 @@ passed on, and Slack retries what got a 404.
 """
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from slack_bolt import Ack, BoltResponse
@@ -15,21 +17,36 @@ from uchi.bot.messages import text
 from uchi.data.store import Store, now
 
 KEEP_CLAIMS = timedelta(days=1)
+# Slack's retries come after 1 s, 1 min and 5 min; the store's claims catch anything later.
+RECENT_S, RECENT_MOST = 600, 50_000
 
 
 def register(app, services) -> None:
-    def once(body, next):
+    recent = Recent()
+
+    def once(body, context, next):
         """Slack retries an event (same event_id, X-Slack-Retry-Num) and sends both app_mention and message
-        for one message mentioning the bot: only the first claim is answered."""
+        for one message mentioning the bot: only the first claim is answered.
+
+        The store's claim (which also holds across bot processes and restarts) is left to the listener, after
+        the ack: with another writer holding SQLite's lock, a claim here held a mention's ack for 8.5 s and
+        Slack resent the event (docs/reliability.md). This process's own memory answers the common repeats
+        at once, without the store."""
         if body.get("type") != "event_callback":
             return next()
         event = body.get("event", {})
         keys = [f"event:{body.get('event_id')}"]
         if event.get("type") in ("app_mention", "message") and event.get("ts"):
             keys.append(f"message:{event.get('channel')}:{event['ts']}")
-        with services.store() as store:
-            fresh = claim(store, keys)
-        return next() if fresh else BoltResponse(status=200, body="")
+        if not recent.first(keys):
+            return BoltResponse(status=200, body="")
+
+        def claimed() -> bool:
+            with services.store() as store:
+                return claim(store, keys)
+
+        context["claimed"] = claimed
+        return next()
 
     def inject(context, client, next):
         if context.ack.response is None:
@@ -96,6 +113,24 @@ class SettledAck(Ack):
     def response(self, value: BoltResponse | None) -> None:
         if value is not None or self.__dict__.get("_response") is None:
             self.__dict__["_response"] = value
+
+
+class Recent:
+    """Event keys this process has seen in the last RECENT_S seconds."""
+
+    def __init__(self):
+        self.seen: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def first(self, keys: list[str]) -> bool:
+        """True when none of the keys was seen lately; records them."""
+        moment = time.monotonic()
+        with self.lock:
+            if len(self.seen) > RECENT_MOST:
+                self.seen = {k: t for k, t in self.seen.items() if t > moment - RECENT_S}
+            fresh = not any(self.seen.get(k, float("-inf")) > moment - RECENT_S for k in keys)
+            self.seen.update(dict.fromkeys(keys, moment))
+        return fresh
 
 
 def claim(store: Store, keys: list[str]) -> bool:

@@ -14,6 +14,7 @@ from slack_bolt.request import BoltRequest
 from conftest import free_port
 from slack_fake import BOT_TOKEN, SIGNING_SECRET, Slack, SlowModel, fake_slack, signature, start_bot, stop_bot  # noqa: F401 (fixture)
 from uchi import config as config_module
+from uchi.data.store import Store
 
 ASKER, VICTIM = "U0ASKER", "U0VICTIM"
 SECRET_WORDS = "zebra-otter-4471"
@@ -194,6 +195,32 @@ def test_stopping_finishes_the_answer_under_way_and_tells_those_waiting(slow_bot
     texts = [c.args["text"] for c in bot.fake.wait_for("chat.update", count=3)]
     assert sum("uchi is restarting" in t for t in texts) == 2 and sum("Lab Deck" in t for t in texts) == 1
     assert not bot.services.backlog.submit(None)
+
+
+def test_a_mention_is_acked_while_another_writer_holds_the_store_and_answered_once(slow_bot):
+    """Slack resends an event not acked within 3 s: the ack must not wait for SQLite's write lock."""
+    import sqlite3
+    import threading
+
+    bot = slow_bot
+    with Store.open(bot.services.cfg) as store:
+        path = store.path
+    holder = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another writer (a backup, an import) holds the lock
+    release = threading.Timer(2.0, holder.commit)
+    release.start()
+    try:
+        started = time.monotonic()
+        response, event = bot.slack.mention(ASKER, "Where is the Lab Deck?")
+        acked = time.monotonic() - started
+        retried = bot.slack.event(event, event_id="EvRETRY0001", retry=1)  # Slack's resend of the same message
+    finally:
+        release.join()
+        holder.close()
+    assert response.status_code == 200 and retried.status_code == 200 and acked < 1.0, acked
+    bot.fake.wait_for("chat.update", lambda a: "Lab Deck" in a["text"], timeout=30)
+    time.sleep(0.5)
+    assert len(bot.fake.called("chat.postMessage", lambda a: a["text"].startswith("Thinking"))) == 1
 
 
 def test_unreachable_slack_api_and_store_are_clear_startup_errors(monkeypatch, capsys, tmp_path):

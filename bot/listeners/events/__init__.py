@@ -6,12 +6,14 @@ EVENTS = ("app_mention", "message.im", "app_home_opened")
 
 
 def mention(event, body, client, context):
-    _answer(event, body, client, context)
+    if context["claimed"]():  # bot/middleware.py once: the first delivery of this event and message
+        _answer(event, body, client, context)
 
 
 def message(event, body, client, context):
     # Edits, deletions and bot posts arrive as message events too; only a person's new DM is a question.
-    if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id"):
+    if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id") \
+            and context["claimed"]():
         _answer(event, body, client, context)
 
 
@@ -23,7 +25,7 @@ def _answer(event, body, client, context):
 
 
 def home_opened(event, client, context):
-    if event.get("tab") == "home":
+    if event.get("tab") == "home" and context["claimed"]():
         publish_home(context["uchi"], client, event["user"], context["lang"])
 
 
