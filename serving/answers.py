@@ -12,7 +12,7 @@ from uchi.data.store import Store, now
 from uchi.modelclient import ModelClient
 from uchi.prompt import messages, reply
 from uchi.serving import canary
-from uchi.serving.registry import answering, write_transaction
+from uchi.serving.registry import answering
 
 # One retriever per store and setting, so its in-memory embeddings are built once per process.
 _retrievers: dict[tuple, object] = {}
@@ -57,7 +57,7 @@ def ask(cfg: Config, store: Store, client: ModelClient, question: str, *, asker:
     row = {"question": question, "answer": text, "adapter_version": version, "served_model": model,
            "latency_ms": latency_ms, "asker": asker, "channel": channel, "alias": alias, "canary_id": canary_id,
            "created_at": now()}
-    with write_transaction(store):
+    with store.transaction():
         row["id"] = store.db["answers"].insert(row).last_pk
         store.db["answer_sources"].insert_all([{"answer_id": row["id"], "pair_id": h.pair_id, "rank": h.rank,
                                                 "score": h.score} for h in hits])

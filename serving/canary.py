@@ -19,7 +19,7 @@ from uchi.data.store import Store, now
 from uchi.errors import UchiError
 from uchi.evals.human import canary_verdict, tally
 from uchi.modelclient import ModelClient
-from uchi.serving.registry import check_gate, retire, stage, switch, write_transaction
+from uchi.serving.registry import check_gate, retire, stage, switch
 
 RULE = "canary-rule"
 
@@ -43,7 +43,7 @@ def start(cfg: Config, store: Store, client: ModelClient, version: str, *, actor
         raise UchiError(f"{version} is already production")
     evaluation = check_gate(cfg, store, version, force_reason, human_pending_ok=True)
     stage(cfg, store, client, version, evaluation)
-    with write_transaction(store):
+    with store.transaction():
         switch(store, CANDIDATE, version, expected=store.alias(CANDIDATE), actor=actor,
                reason=force_reason or f"canary at {share:.0%}", forced=force_reason is not None)
         canary_id = store.db["canaries"].insert({"version": version, "production_version": production,
@@ -97,7 +97,7 @@ def stop(cfg: Config, store: Store, client: ModelClient, *, actor: str, outcome:
          detail: str = "", only: int | None = None) -> dict | None:
     """End the running canary: production answers everything again; the candidate is unloaded. With
     `only` (the rule), end that canary if it still runs, and do nothing if another question ended it first."""
-    with write_transaction(store):
+    with store.transaction():
         canary = running(store)
         if canary is None or (only is not None and canary["id"] != only):
             if only is not None:
@@ -112,7 +112,7 @@ def stop(cfg: Config, store: Store, client: ModelClient, *, actor: str, outcome:
 
 def promoted(store: Store, version: str, actor: str) -> None:
     """A promotion of the canary's candidate ends the canary as promoted (called inside promote)."""
-    with write_transaction(store):
+    with store.transaction():
         canary = running(store)
         if canary is None or canary["version"] != version:
             return

@@ -15,7 +15,6 @@ import json
 import logging
 import threading
 import time
-from contextlib import contextmanager
 
 from uchi.config import Config
 from uchi.data import adapters, audit
@@ -43,30 +42,11 @@ def latest_eval(store: Store, version: str) -> dict | None:
     return store.one("SELECT * FROM evals WHERE adapter_version = ? ORDER BY id DESC LIMIT 1", [version])
 
 
-@contextmanager
-def write_transaction(store: Store):
-    """A transaction that takes the write lock up front (BEGIN IMMEDIATE, waiting up to the busy timeout).
-    A plain BEGIN that reads first fails at once with "database is locked" when another connection (the
-    bot logging answers) writes before it does. Nested, it is a savepoint of the outer transaction."""
-    if store.db.conn.in_transaction:
-        with store.transaction():
-            yield
-        return
-    store.db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if store.db.conn.in_transaction:
-            store.db.execute("ROLLBACK")
-        raise
-    store.db.execute("COMMIT")
-
-
 def switch(store: Store, alias: str, version: str | None, *, expected: str | None, actor: str, reason: str = "",
            forced: bool = False, keep_previous: bool = True) -> None:
     """Move the alias in one transaction, only if it still points at `expected` (another promotion may
     have moved it meanwhile). Moving production records the version it replaces as `previous`."""
-    with write_transaction(store):
+    with store.transaction():
         current = store.alias(alias)
         if current != expected:
             raise UchiError(f"{alias} changed to {current or 'the base model'} while this was under way; "
