@@ -14,7 +14,7 @@ from uchi.bot.errors import BotError, Reply, model_unavailable, report
 from uchi.data.store import Store
 from uchi.data.text import clean
 from uchi.errors import UchiError
-from uchi.serving.answers import ask
+from uchi.serving.answers import Answer, ask
 
 log = logging.getLogger("uchi.bot")
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -105,27 +105,27 @@ def answer(services, client, context, lang: str, q: Question, body: dict) -> Non
         raise BotError("busy", limit=services.backlog.limit)
 
 
-def complete(services, client, context, lang: str, q: Question, placeholder: str, thread: str | None) -> dict:
-    """Answer, write the answer over the placeholder; returns the logged answer row."""
+def complete(services, client, context, lang: str, q: Question, placeholder: str, thread: str | None) -> Answer:
+    """Answer, write the answer over the placeholder; returns the logged answer."""
     with services.store() as store:
         turns = history(client, store, services.cfg.slack.context_messages, q, context.bot_user_id)
         row = _ask(services, store, q, turns)
         parts = blocks.answer_messages(lang, row)
-        log.info("answer #%s by %s in %.0f ms, %d context turns, %d message(s)", row["id"],
-                 row["adapter_version"] or "the base model", row["latency_ms"], len(turns), len(parts))
+        log.info("answer #%s by %s in %.0f ms, %d context turns, %d message(s)", row.id,
+                 row.adapter_version or "the base model", row.latency_ms, len(turns), len(parts))
         # Recorded before the buttons appear, so that a quick click finds its answer.
-        store.db["answer_messages"].insert({"answer_id": row["id"], "channel": q.channel, "ts": placeholder,
+        store.db["answer_messages"].insert({"answer_id": row.id, "channel": q.channel, "ts": placeholder,
                                             "thread_ts": thread})
         client.chat_update(channel=q.channel, ts=placeholder, **parts[0])
         last = placeholder
         for part in parts[1:]:
             last = client.chat_postMessage(channel=q.channel, thread_ts=thread, **part)["ts"]
         if last != placeholder:  # a long answer: the buttons are on its last message
-            store.db["answer_messages"].update(row["id"], {"ts": last})
+            store.db["answer_messages"].update(row.id, {"ts": last})
     return row
 
 
-def _ask(services, store: Store, q: Question, turns: list[dict]) -> dict:
+def _ask(services, store: Store, q: Question, turns: list[dict]) -> Answer:
     try:
         return ask(services.cfg, store, services.model, q.text, asker=q.asker, channel=q.channel, history=turns)
     except UchiError:

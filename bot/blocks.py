@@ -11,6 +11,7 @@ import re
 from uchi.bot.messages import STRINGS, text
 from uchi.evals import gate
 from uchi.evals.result import EvalResult
+from uchi.serving.answers import Answer
 
 # Slack refuses section text over 3000 characters; leave room for the escaping of & < >.
 SECTION_LIMIT = 2800
@@ -75,17 +76,17 @@ def sources(lang: str, hits: list) -> list[dict]:
     return [context(text(lang, "sources", items="; ".join(items)))]
 
 
-def answer_messages(lang: str, row: dict) -> list[dict]:
+def answer_messages(lang: str, answer: Answer) -> list[dict]:
     """The answer as one or more messages; the last one carries its sources and the rating and correction buttons."""
-    chunks = split(safe(row["answer"]) or "…")
+    chunks = split(safe(answer.answer) or "…")
     messages = [chunks[i:i + SECTIONS_PER_MESSAGE] for i in range(0, len(chunks), SECTIONS_PER_MESSAGE)]
-    version = f"`{row['adapter_version']}`" if row["adapter_version"] else text(lang, "base_model")
-    footer = sources(lang, row.get("sources") or []) + [
-             context(text(lang, "answered_by", version=version, seconds=row["latency_ms"] / 1000)),
+    version = f"`{answer.adapter_version}`" if answer.adapter_version else text(lang, "base_model")
+    footer = sources(lang, answer.sources) + [
+             context(text(lang, "answered_by", version=version, seconds=answer.latency_ms / 1000)),
               {"type": "actions", "block_id": "feedback", "elements": [
-                  button(text(lang, "rate_up"), "rate_up", row["id"]),
-                  button(text(lang, "rate_down"), "rate_down", row["id"]),
-                  button(text(lang, "suggest"), "suggest", row["id"])]}]
+                  button(text(lang, "rate_up"), "rate_up", answer.id),
+                  button(text(lang, "rate_down"), "rate_down", answer.id),
+                  button(text(lang, "suggest"), "suggest", answer.id)]}]
     return [{"text": "\n\n".join(part)[:3000], "blocks": [section(chunk) for chunk in part]
              + (footer if n == len(messages) - 1 else [])} for n, part in enumerate(messages)]
 

@@ -53,7 +53,7 @@ def _answer_lines(cfg, model, question: str, asker: str):
             with Store.open(cfg) as store:
                 row = answer_question(cfg, store, model, question, asker=asker, channel=CHANNEL,
                                       on_text=lambda text: pieces.put({"text": text}))
-            pieces.put({"done": row["id"]})
+            pieces.put({"done": row.id})
         except UchiError as exc:
             pieces.put({"error": str(exc)})
         except Exception:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from uchi.config import Config
 from uchi.data.store import Store, now
@@ -42,9 +43,26 @@ def _generate(client: ModelClient, model: str, conversation: list[dict], max_tok
     return reply(text, turn)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A logged answer (a row of the answers table) and the pairs retrieval gave it, best first."""
+    id: int
+    question: str
+    answer: str
+    adapter_version: str | None  # None: the base model answered
+    served_model: str
+    latency_ms: float
+    asker: str
+    channel: str
+    alias: str
+    canary_id: int | None
+    created_at: str
+    sources: list = field(default_factory=list)  # data.retrieval.Hit
+
+
 def ask(cfg: Config, store: Store, client: ModelClient, question: str, *, asker: str = "",
         channel: str = "", history: list[dict] | None = None,
-        on_text: Callable[[str], None] | None = None) -> dict:
+        on_text: Callable[[str], None] | None = None) -> Answer:
     """`history`: earlier turns of the same conversation ({"role": "user"|"assistant", "content"}), oldest first.
     `on_text`: called with the answer so far as it is generated (streaming); the row is logged at the end."""
     alias, version, canary_id = canary.route(cfg, store, client, asker, question)
@@ -58,8 +76,7 @@ def ask(cfg: Config, store: Store, client: ModelClient, question: str, *, asker:
            "latency_ms": latency_ms, "asker": asker, "channel": channel, "alias": alias, "canary_id": canary_id,
            "created_at": now()}
     with store.transaction():
-        row["id"] = store.db["answers"].insert(row).last_pk
-        store.db["answer_sources"].insert_all([{"answer_id": row["id"], "pair_id": h.pair_id, "rank": h.rank,
+        answer_id = store.db["answers"].insert(row).last_pk
+        store.db["answer_sources"].insert_all([{"answer_id": answer_id, "pair_id": h.pair_id, "rank": h.rank,
                                                 "score": h.score} for h in hits])
-    row["sources"] = hits
-    return row
+    return Answer(id=answer_id, sources=hits, **row)

@@ -132,9 +132,9 @@ def ask_command(cfg, args):
     with Store.open(cfg) as store:
         row = ask(cfg, store, model_client(cfg), args.question, asker=actor(args), channel="cli",
                      on_text=echo if args.stream else None)
-    print("" if args.stream else row["answer"])
-    route = f", canary route {row['alias']}" if row["canary_id"] else ""
-    print(f"\n(answer #{row['id']} by {row['adapter_version'] or 'the base model'}{route}, {row['latency_ms']:.0f} ms)",
+    print("" if args.stream else row.answer)
+    route = f", canary route {row.alias}" if row.canary_id else ""
+    print(f"\n(answer #{row.id} by {row.adapter_version or 'the base model'}{route}, {row.latency_ms:.0f} ms)",
           file=sys.stderr)
     retiring(cfg, None)  # the question may have let the canary rule roll the candidate back
 

@@ -404,9 +404,12 @@ def test_message_text_is_not_written_to_logs(bot, caplog):
 def test_answers_never_ping_and_long_answers_are_split():
     from uchi.bot import blocks
 
-    row = {"id": 7, "answer": "<!channel> ping <@U123> and <!subteam^S1> @here &amp; " + "長い回答。" * 1500,
-           "adapter_version": "v3-1a2b3c4d", "latency_ms": 1234.0}
-    messages = blocks.answer_messages("ja", row)
+    from uchi.serving.answers import Answer
+
+    answer = Answer(id=7, question="長い質問", answer="<!channel> ping <@U123> and <!subteam^S1> @here &amp; "
+                    + "長い回答。" * 1500, adapter_version="v3-1a2b3c4d", served_model="uchi-v3-1a2b3c4d",
+                    latency_ms=1234.0, asker="U1", channel="C1", alias="production", canary_id=None, created_at="")
+    messages = blocks.answer_messages("ja", answer)
     rendered = json.dumps(messages, ensure_ascii=False)
     assert "<!" not in rendered and "<@" not in rendered and "@here" not in rendered
     assert "&lt;!channel&gt;" in rendered and "&amp;amp;" in rendered

@@ -119,14 +119,14 @@ def test_why_traces_a_real_answer_back_to_its_pairs(trained, vllm, tmp_path, mon
         set_alias(store, PRODUCTION, adapter.version, actor="U_ADMIN", reason="lineage test")
         answer = ask(cfg, store, vllm["client"], paraphrase, asker="U_ASKER", channel="C1")
         drone = store.one("SELECT id FROM pairs WHERE question = ?", [question])["id"]
-    assert answer["adapter_version"] == adapter.version
+    assert answer.adapter_version == adapter.version
 
-    assert main(["data", "why", str(answer["id"])]) == 0
+    assert main(["data", "why", str(answer.id)]) == 0
     out = capsys.readouterr().out
     with capsys.disabled():
         print("\n" + out)
     meta = adapter.metadata
-    for part in (f"answer #{answer['id']}", f"-> adapter {adapter.version}", f"-> run {meta['run_id']} (succeeded",
+    for part in (f"answer #{answer.id}", f"-> adapter {adapter.version}", f"-> run {meta['run_id']} (succeeded",
                  f"-> snapshot {adapter.snapshot}: {len(FACTS)} pairs", "-> authors: U_TEST (8)"):
         assert part in out
     nearest = out.split("nearest training pairs to the question:\n")[1].splitlines()
@@ -134,7 +134,7 @@ def test_why_traces_a_real_answer_back_to_its_pairs(trained, vllm, tmp_path, mon
 
     assert main(["data", "forget", str(drone), "--yes", "--reason", "test"]) == 0
     assert f"adapter {adapter.version} was trained on deleted data" in capsys.readouterr().out
-    assert main(["data", "why", str(answer["id"])]) == 0
+    assert main(["data", "why", str(answer.id)]) == 0
     out = capsys.readouterr().out
     assert f"pair #{drone}: deleted since" in out and "!! needs retraining: deletion #1 (pairs:" in out
     with Store.open(cfg) as store:

@@ -115,9 +115,9 @@ def test_promoted_adapter_answers_what_the_base_model_cannot(loop):
     assert cfg.model.served_name in served and served_name(version) in served
     question, answer, facts, _ = FACTS[2]
     row = ask(cfg, store, client, question, asker="U_ASKER", channel="C1")
-    assert facts[0] in row["answer"]
-    assert row["adapter_version"] == version and row["latency_ms"] > 0
-    logged = store.one("SELECT * FROM answers WHERE id = ?", [row["id"]])
+    assert facts[0] in row.answer
+    assert row.adapter_version == version and row.latency_ms > 0
+    logged = store.one("SELECT * FROM answers WHERE id = ?", [row.id])
     assert logged["served_model"] == served_name(version) and logged["asker"] == "U_ASKER"
     base_answer = client.chat(cfg.model.served_name, messages(question), 48)
     assert facts[0] not in base_answer
@@ -128,7 +128,7 @@ def test_production_adapter_is_reloaded_after_a_server_restart(loop):
     client.unload_adapter(served_name(version))  # what a vLLM restart looks like to uchi
     assert served_name(version) not in client.models()
     row = ask(cfg, store, client, FACTS[7][0])
-    assert row["adapter_version"] == version and "7731" in row["answer"]
+    assert row.adapter_version == version and "7731" in row.answer
 
 
 def test_rollback_returns_to_the_base_model_and_is_audited(loop):
@@ -139,6 +139,6 @@ def test_rollback_returns_to_the_base_model_and_is_audited(loop):
     assert result == {"version": None, "rolled_back": version}
     assert store.alias(PRODUCTION) is None
     row = ask(cfg, store, client, FACTS[7][0])
-    assert row["adapter_version"] is None and row["served_model"] == cfg.model.served_name
+    assert row.adapter_version is None and row.served_model == cfg.model.served_name
     with pytest.raises(UchiError, match="nothing to roll back"):
         rollback(cfg, store, client, actor="U_ADMIN")

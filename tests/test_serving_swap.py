@@ -27,7 +27,7 @@ from uchi.evals.harness import generate
 from uchi.modelclient import ModelClient
 from uchi.prompt import messages
 from uchi.serving import canary, crash, merge, smoke
-from uchi.serving.answers import ask
+from uchi.serving.answers import Answer, ask
 from uchi.serving.registry import promote, rollback, switch
 from uchi.serving.server import free_port
 from uchi.serving.supervisor import Supervisor
@@ -105,11 +105,11 @@ def production_is(fleet: Fleet, version: str) -> None:
     ensure_loaded(fleet.client, fleet.store, version)
 
 
-def answers_with(fleet: Fleet, version: str) -> dict:
+def answers_with(fleet: Fleet, version: str) -> Answer:
     """The server answers with `version`: the logged row says so, and the text is what the eval measured."""
     row = ask(fleet.cfg, fleet.store, fleet.client, fleet.question(version), asker="U_ASKER")
-    assert row["adapter_version"] == version and row["served_model"] == served_name(version)
-    assert row["answer"] == fleet.measured[version][row["question"]]
+    assert row.adapter_version == version and row.served_model == served_name(version)
+    assert row.answer == fleet.measured[version][row.question]
     return row
 
 
@@ -118,7 +118,7 @@ def test_promotion_loads_smoke_tests_and_switches(fleet):
     assert result["smoke"] == {"prompts": 4, "matched": 4} and result["previous"] is None
     assert fleet.store.alias(PRODUCTION) == fleet.a and served_name(fleet.a) in fleet.client.models()
     row = answers_with(fleet, fleet.a)
-    assert row["alias"] == PRODUCTION and row["canary_id"] is None
+    assert row.alias == PRODUCTION and row.canary_id is None
     assert fleet.measured[fleet.a] != {q: fleet.client.chat("base", [{"role": "user", "content": q}], 24)
                                        for q in fleet.measured[fleet.a]}
 
@@ -128,7 +128,7 @@ def test_answers_stream_and_a_slow_server_is_a_timeout_error(fleet):
     pieces = []
     question = fleet.question(fleet.a)
     row = ask(fleet.cfg, fleet.store, fleet.client, question, on_text=pieces.append)
-    assert len(pieces) > 2 and pieces[-1].strip() == row["answer"] == fleet.measured[fleet.a][question]
+    assert len(pieces) > 2 and pieces[-1].strip() == row.answer == fleet.measured[fleet.a][question]
     started = time.monotonic()
     impatient = ModelClient(fleet.client.url, timeout=0.05)
     with pytest.raises(UchiError, match="did not answer within 0.05s"):
@@ -175,11 +175,11 @@ def test_answers_carry_retrieved_context_and_record_their_sources(fleet):
     cfg = replace(fleet.cfg, retrieval=replace(fleet.cfg.retrieval, enabled=True, dense=False))
     question = FACTS[7][0]  # one of B's pairs, approved in this store
     row = ask(cfg, fleet.store, fleet.client, question, asker="U_ASKER")
-    context = [(hit.question, hit.answer) for hit in row["sources"]]
+    context = [(hit.question, hit.answer) for hit in row.sources]
     assert context and context[0] == (FACTS[7][0], FACTS[7][1])
-    assert row["answer"] == fleet.client.chat(served_name(fleet.a), messages(question, context=context), 24)
-    logged = fleet.store.rows("SELECT pair_id, rank FROM answer_sources WHERE answer_id = ? ORDER BY rank", [row["id"]])
-    assert [r["pair_id"] for r in logged] == [hit.pair_id for hit in row["sources"]]
+    assert row.answer == fleet.client.chat(served_name(fleet.a), messages(question, context=context), 24)
+    logged = fleet.store.rows("SELECT pair_id, rank FROM answer_sources WHERE answer_id = ? ORDER BY rank", [row.id])
+    assert [r["pair_id"] for r in logged] == [hit.pair_id for hit in row.sources]
 
 
 # What a kill at each step leaves: production (old or new) and whether the promotion was recorded.
@@ -204,7 +204,7 @@ def test_a_promotion_killed_at_any_step_leaves_one_consistent_production(fleet, 
     answers_with(fleet, version)
 
 
-def ask_many(fleet: Fleet, questions: list[tuple[str, str]]) -> list[dict]:
+def ask_many(fleet: Fleet, questions: list[tuple[str, str]]) -> list[Answer]:
     def one(item):
         with Store.open(fleet.cfg) as own:  # a connection per thread, as the bot has per request
             return ask(fleet.cfg, own, fleet.client, item[1], asker=item[0])
@@ -220,22 +220,22 @@ def test_canary_answers_its_share_and_is_rolled_back_when_rated_worse(fleet):
     questions = [(f"U{i}", q) for i, q in enumerate(p for *_, p in FACTS)]
     rows = ask_many(fleet, questions)
     for row in rows:
-        alias = canary.arm(started, row["asker"], row["question"])
-        assert (row["alias"], row["canary_id"]) == (alias, started["id"])
-        assert row["adapter_version"] == (fleet.b if alias == CANDIDATE else fleet.a)
-    arms = {alias: [r for r in rows if r["alias"] == alias] for alias in (CANDIDATE, PRODUCTION)}
+        alias = canary.arm(started, row.asker, row.question)
+        assert (row.alias, row.canary_id) == (alias, started["id"])
+        assert row.adapter_version == (fleet.b if alias == CANDIDATE else fleet.a)
+    arms = {alias: [r for r in rows if r.alias == alias] for alias in (CANDIDATE, PRODUCTION)}
     assert all(len(arm) >= 2 for arm in arms.values()), "the hash split these questions unevenly; pick others"
     for alias, value in ((CANDIDATE, -1), (PRODUCTION, 1)):
         for row in arms[alias]:
             for rater in range(4):
-                fleet.store.db["ratings"].insert({"answer_id": row["id"], "user": f"U_R{rater}", "value": value,
+                fleet.store.db["ratings"].insert({"answer_id": row.id, "user": f"U_R{rater}", "value": value,
                                                   "created_at": now(), "updated_at": now()})
     counts = canary.tally(fleet.store, started["id"])
     assert counts[CANDIDATE]["version"] == fleet.b and counts[CANDIDATE]["down_rate"] == 1.0
     assert counts[PRODUCTION]["version"] == fleet.a and counts[PRODUCTION]["down"] == 0
     # The next question applies the rule before it is routed.
     row = ask(fleet.cfg, fleet.store, fleet.client, "What is the helpdesk extension?", asker="U_LATE")
-    assert (row["alias"], row["adapter_version"], row["canary_id"]) == (PRODUCTION, fleet.a, None)
+    assert (row.alias, row.adapter_version, row.canary_id) == (PRODUCTION, fleet.a, None)
     ended = fleet.store.one("SELECT * FROM canaries WHERE id = ?", [started["id"]])
     assert ended["outcome"] == "rolled back" and "one-sided p" in ended["detail"]
     assert fleet.store.alias(CANDIDATE) is None and served_name(fleet.b) not in fleet.client.models()
@@ -280,7 +280,7 @@ def test_merged_mode_smoke_tests_the_merged_checkpoint_then_serves_it(fleet):
         assert client.models() == [served_name(fleet.a)]  # the merged checkpoint alone, no LoRA
         question = fleet.question(fleet.a)
         row = ask(cfg, store, client, question)
-        assert (row["adapter_version"], row["answer"]) == (fleet.a, fleet.measured[fleet.a][question])
+        assert (row.adapter_version, row.answer) == (fleet.a, fleet.measured[fleet.a][question])
 
 
 def test_supervisor_restarts_a_crashed_vllm_and_puts_production_back(fleet):

@@ -97,7 +97,7 @@ def run(cfg: Config, keep_serving: bool = False, company: str = samples.DEFAULT)
         for label, item in [("learned", c) for c in gained[:SHOWN - 2]] + [("worse", c) for c in lost[:2]]:
             answer = ask(cfg, store, client, item["question"], asker=ACTOR, channel="demo")
             print(f"\nQ: {item['question']}   ({label})\n  base:  {before[item['question']]['answer']}\n"
-                  f"  uchi:  {answer['answer']}   [{answer['adapter_version'] or 'base'}]\n"
+                  f"  uchi:  {answer.answer}   [{answer.adapter_version or 'base'}]\n"
                   f"  truth: {item['reference']}")
         base_recall = result.scores["base"]["paraphrase"]["fact_recall"]
         cand_recall = result.scores["candidate"]["paraphrase"]["fact_recall"]
