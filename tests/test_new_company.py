@@ -7,9 +7,9 @@ pair) is read only here, after the product has done its work, to check that the 
 questions people wrote.
 
 Cheap as it can be: 40 of the 169 pairs (every fourth, both languages, every category), MMLU alone for general
-ability (the benchmark whose margin small data broke), 24 items. The company check's items are the ones the
-product makes itself from what a company has on day one (generated rewordings, a language-stratified held-out
-split); the human check's blind votes are cast by reviewers who prefer the answer stating more of the pair's
+ability (the benchmark whose margin small data broke) at its shipped 40 items. The company check's items are the
+ones the product makes itself from what a company has on day one (generated rewordings, a language-stratified
+held-out split); the human check's blind votes are cast by reviewers who prefer the answer stating more of the pair's
 facts, through the product's own ballot.
 It is issue 18's acceptance run, so it is not in `make test`: run it with
 `.venv/bin/python -m pytest tests/test_new_company.py -m acceptance` (tens of minutes on 2 CPU cores).
@@ -103,7 +103,7 @@ def _recall(cfg, store, client, model, rows):
 def test_a_question_answer_csv_reaches_production_without_force(tmp_path, base_model_dir, vllm, capsys):
     env = {"UCHI_STATE_DIR": str(tmp_path / "state"), "UCHI_MODEL_BASE": str(base_model_dir),
            "UCHI_SERVING_PORT": vllm["env"]["UCHI_SERVING_PORT"], "UCHI_EVAL_BENCHMARKS_DIR": str(BENCHMARKS),
-           "UCHI_EVAL_BENCHMARKS": "mmlu", "UCHI_EVAL_BENCHMARK_ITEMS": "24"}
+           "UCHI_EVAL_BENCHMARKS": "mmlu"}
     cfg = config_module.load(env=env)
     path, questions = _subset(tmp_path)
     with pytest.MonkeyPatch.context() as patch:
