@@ -331,3 +331,61 @@ def test_ask_streams_an_answer_from_the_real_model(vllm, page, monkeypatch, tmp_
         assert row["answer"] in page.js("document.getElementById('answer-text').innerText")
     finally:
         running.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_an_admin_promotes_an_adapter_that_passed_in_the_browser(trained, vllm, page, monkeypatch, tmp_path):
+    """The whole gate, then the browser's Promote: a real adapter, a real eval, vLLM loads and smoke-tests it."""
+    import shutil
+
+    from uchi.evals import human
+    from uchi.evals.harness import evaluate
+
+    env, adapter = trained
+    state = tmp_path / "state"
+    shutil.copytree(env["UCHI_STATE_DIR"], state)  # the shared run's store stays as other tests left it
+    for name, value in (env | {"UCHI_STATE_DIR": str(state), "UCHI_SERVING_PORT": vllm["env"]["UCHI_SERVING_PORT"],
+                               "UCHI_EVAL_MIN_VOTES": "3", "UCHI_WEB_TRUSTED_HEADER": HEADER,
+                               "UCHI_WEB_TRUSTED_PROXIES": "127.0.0.1", "UCHI_WEB_ADMINS": ADMIN,
+                               "UCHI_WEB_REVIEWERS": REVIEWER}).items():
+        monkeypatch.setenv(name, value)
+    cfg = config_module.load()
+    with Store.open(cfg) as store:
+        if store.alias("production"):  # an earlier test's promotion, in the copy
+            from uchi.serving.registry import switch
+
+            switch(store, "production", None, expected=store.alias("production"), actor="test-setup")
+        result = evaluate(cfg, store, vllm["client"], adapter.version, log=lambda *_: None, both_settings=False)
+        assert result.reasons == ["human: pending: 0 of 3 blind votes so far"], result.reasons
+        # Reviewers who know the facts prefer the answer stating more of them (the blind order is the server's).
+        recall = {name: [row["fact_recall"] or 0 for row in result.items[name]]
+                  for name in (result.baseline, "candidate")}
+        items = [c["item"] for c in human.comparisons(store, result.id)]
+        for n in range(-(-cfg.eval.min_votes // len(items))):
+            for item in items:
+                voter, better = f"U_REVIEWER{n}", recall["candidate"][item] - recall[result.baseline][item]
+                left = human.candidate_is_left(result.id, item, voter)
+                human.record_vote(cfg, store, result.id, item, voter, "tie" if not better else
+                                  "left" if (better > 0) == left else "right")
+    running = server.start(cfg, auth.secrets(cfg, {auth.SECRET_ENV: SECRET}), model_client(cfg))
+    try:
+        as_user(page, ADMIN)
+        page.go(f"{running.url}/adapters")
+        shot(page, tmp_path, "promote-before", adapter.version, "passed")
+        page.js("document.querySelector('button.promote').click()")
+        page.wait("location.search.includes('note=promoted')", timeout=300)
+        shot(page, tmp_path, "promote-done", f"{adapter.version} is production.")
+        with Store.open(cfg) as store:
+            assert store.alias("production") == adapter.version
+            last = store.one("SELECT * FROM promotions ORDER BY id DESC LIMIT 1")
+            assert (last["to_version"], last["forced"], last["actor"]) == (adapter.version, 0, ADMIN)
+            assert last["reason"].startswith("gate passed")
+        assert adapters.served_name(adapter.version) in vllm["client"].models()
+        # And back, from the same page: the base model answers again.
+        page.js("document.getElementById('rollback').click()")
+        page.wait("location.search.includes('note=rolled_back')", timeout=120)
+        with Store.open(cfg) as store:
+            assert store.alias("production") is None
+    finally:
+        running.stop()

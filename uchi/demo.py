@@ -16,7 +16,7 @@ from uchi.evals.result import EvalResult
 from uchi.modelclient import ModelClient
 from uchi.pipeline import retrain
 from uchi.serving.answers import ask
-from uchi.serving.registry import promote
+from uchi.serving.registry import PRODUCTION, promote
 from uchi.serving.server import Server
 from uchi.trainer.base import prepare
 
@@ -94,10 +94,18 @@ def run(cfg: Config, keep_serving: bool = False, company: str = samples.DEFAULT)
         lost = [c for was, c in scored if c["fact_recall"] < was]
         print(f"of {len(scored)} paraphrased questions, {result.version} recalls more facts than the base model "
               f"on {len(gained)} and fewer on {len(lost)}; some of each:")
+        promoted = store.alias(PRODUCTION) == result.version
+        if not promoted:
+            print(f"(not promoted: production still answers with the base model; {result.version}'s answers are "
+                  "the eval's)")
         for label, item in [("learned", c) for c in gained[:SHOWN - 2]] + [("worse", c) for c in lost[:2]]:
-            answer = ask(cfg, store, client, item["question"], asker=ACTOR, channel="demo")
+            if promoted:  # asked again, as an employee would, of what production now serves
+                answer = ask(cfg, store, client, item["question"], asker=ACTOR, channel="demo")
+                said, by = answer.answer, answer.adapter_version or "base"
+            else:
+                said, by = item["answer"], f"{result.version}, not promoted"
             print(f"\nQ: {item['question']}   ({label})\n  base:  {before[item['question']]['answer']}\n"
-                  f"  uchi:  {answer.answer}   [{answer.adapter_version or 'base'}]\n"
+                  f"  uchi:  {said}   [{by}]\n"
                   f"  truth: {item['reference']}")
         base_recall = result.scores["base"]["paraphrase"]["fact_recall"]
         cand_recall = result.scores["candidate"]["paraphrase"]["fact_recall"]
