@@ -290,7 +290,7 @@ def test_supervisor_restarts_a_crashed_vllm_and_puts_production_back(fleet):
     client, lines = ModelClient(cfg.serving.url, 120), []
     with supervised(cfg, lines) as supervisor, Store.open(cfg) as store:
         question = fleet.question(fleet.a)
-        assert ask(cfg, store, client, question)["answer"] == fleet.measured[fleet.a][question]
+        assert ask(cfg, store, client, question).answer == fleet.measured[fleet.a][question]
         client.sleep()
         assert client.is_sleeping()
         client.wake_up()
@@ -298,7 +298,7 @@ def test_supervisor_restarts_a_crashed_vllm_and_puts_production_back(fleet):
         supervisor.server.kill()
         assert wait_for(lambda: supervisor.restarts and supervisor.ready.is_set(), 300), lines
         assert served_name(fleet.a) in client.models()
-        assert ask(cfg, store, client, question)["answer"] == fleet.measured[fleet.a][question]
+        assert ask(cfg, store, client, question).answer == fleet.measured[fleet.a][question]
     assert any("vLLM exited with code -9: restarting vLLM" in line for line in lines)
 
 

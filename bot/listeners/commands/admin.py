@@ -2,10 +2,11 @@
 import shlex
 
 from uchi.bot import blocks, reports
-from uchi.bot.errors import BotError, Reply
+from uchi.bot.errors import BotError, Reply, told
 from uchi.bot.messages import text
 from uchi.bot.threads import start_retrain
 from uchi.data import audit
+from uchi.errors import UchiError
 from uchi.pipeline import busy
 from uchi.serving import registry
 
@@ -47,7 +48,11 @@ def promote(ack, command, respond, client, context):
     with services.store() as store:
         services.roles.require(client, store, user, "admin", "promote", version)
         ack()
-        result = registry.promote(services.cfg, store, services.model, version, actor=user, force_reason=reason)
+        try:
+            result = registry.promote(services.cfg, store, services.model, version, actor=user,
+                                      force_reason=reason)
+        except UchiError as error:
+            return told(client, respond, context, error)
     lines = [text(lang, "promoted", version=f"`{result['version']}`", user=user,
                   previous=f"`{result['previous']}`" if result["previous"] else text(lang, "base_model"))]
     lines += [text(lang, "forced_note", reason=blocks.safe(reason))] if reason is not None else []
@@ -59,7 +64,10 @@ def rollback(ack, command, respond, client, context):
     with services.store() as store:
         services.roles.require(client, store, user, "admin", "rollback")
         ack()
-        result = registry.rollback(services.cfg, store, services.model, actor=user)
+        try:
+            result = registry.rollback(services.cfg, store, services.model, actor=user)
+        except UchiError as error:
+            return told(client, respond, context, error)
     version = f"`{result['version']}`" if result["version"] else text(lang, "base_model")
     respond(text=text(lang, "rolled_back", version=version, previous=f"`{result['rolled_back']}`"),
             response_type="in_channel")
