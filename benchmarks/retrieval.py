@@ -41,9 +41,11 @@ def fill(store: Store, total: int, rng: random.Random) -> None:
                      "updated_at": now()})
     with store.transaction():
         ids = [store.db["pairs"].insert(r).last_pk for r in rows]
-        noise = np.random.default_rng(0).standard_normal((len(ids), embeddings.DIMENSIONS)).astype(np.float32)
-        noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-        store.db["pair_embeddings"].insert_all({"pair_id": pid, "model": embeddings.MODEL, "vector": v.tobytes()}
+        shape = (len(ids), embeddings.VIEWS, embeddings.DIMENSIONS)
+        noise = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        noise /= np.linalg.norm(noise, axis=2, keepdims=True)
+        store.db["pair_embeddings"].insert_all({"pair_id": pid, "model": embeddings.MODEL,
+                                                "vector": v.astype(np.float16).tobytes()}
                                                for pid, v in zip(ids, noise))
 
 

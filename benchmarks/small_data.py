@@ -55,8 +55,17 @@ def setting(spec: str, n: int) -> tuple[str, dict]:
     overrides = {}
     for part in filter(None, body.split(",")):
         key, _, value = part.partition("=")
-        overrides[key.strip()] = float(value) if "." in value or "e" in value else int(value)
+        overrides[key.strip()] = _value(value.strip())
     return name, overrides
+
+
+def _value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def pairs(n: int, seed: int) -> list[dict]:

@@ -30,6 +30,9 @@ RELOAD_AFTER = 5000
 # (dense, lexical) weights per query language, from the measurement above: fused with trigrams, e5 lost
 # (sample company, 1:0.5: English 0.76, Japanese 0.64 first), so the lexical side serves only dense = false.
 WEIGHTS = {"en": (1.0, 0.0), "ja": (1.0, 0.0)}
+# Added to the ranking score of a pair in the question's language (not to its similarity): measured, 0.01
+# and 0.02 ranked alike on three companies (docs/measurements.md).
+LANGUAGE_BONUS = 0.01
 
 
 @dataclass
@@ -107,17 +110,21 @@ class LexicalIndex:
 
 
 class DenseIndex:
-    """Approved pairs' embeddings held in memory as float16; synced from the store before each search.
+    """Approved pairs' embeddings (VIEWS per pair) held in memory as float16; synced from the store before
+    each search. A pair's similarity is the best of its views'.
 
     At 100k pairs the float32 product read 154 MB a query: 6 ms alone and 36 ms p50 / 122 ms p95 inside a
     search, where NumPy's BLAS threads fought torch's (the query encoder) for the two cores. Torch in float16
-    reads half of that, with the encoder's threads: 2.7 ms. Cosine similarities of unit vectors lose ~1e-3.
+    reads half of that, with the encoder's threads: 2.7 ms (one view). Cosine similarities of unit vectors
+    lose ~1e-3.
     """
 
     def __init__(self):
         self.ids = np.zeros(0, dtype=np.int64)
+        self.languages = np.zeros(0, dtype=object)
         self.matrix = None
         self.stamp = None
+        self._bonus: dict[str, object] = {}
 
     def sync(self, store: Store, stamp: int) -> None:
         """Apply the pairs changed since the last sync, or reload every vector when too far behind."""
@@ -127,47 +134,58 @@ class DenseIndex:
             return
         oldest = store.one("SELECT MIN(id) AS m FROM retrieval_changes")["m"]
         if self.stamp is None or oldest is None or oldest > self.stamp + 1 or stamp - self.stamp > RELOAD_AFTER:
-            self.ids, vectors = self._approved(store, None)
-            self.matrix = torch.from_numpy(vectors.astype(np.float16))
+            self.ids, self.languages, vectors = self._approved(store, None)
+            self.matrix = torch.from_numpy(vectors.reshape(-1, embeddings.DIMENSIONS))
         else:
             changed = sorted({r["pair_id"] for r in store.rows(
                 "SELECT pair_id FROM retrieval_changes WHERE id > ? AND id <= ?", [self.stamp, stamp])})
             kept = ~np.isin(self.ids, changed)
-            ids, vectors = self._approved(store, changed)
+            ids, languages, vectors = self._approved(store, changed)
             self.ids = np.concatenate([self.ids[kept], ids])
-            self.matrix = torch.cat([self.matrix[torch.from_numpy(kept)], torch.from_numpy(vectors.astype(np.float16))])
-        self.stamp = stamp
+            self.languages = np.concatenate([self.languages[kept], languages])
+            rows = torch.from_numpy(np.repeat(kept, embeddings.VIEWS))
+            self.matrix = torch.cat([self.matrix[rows], torch.from_numpy(vectors.reshape(-1, embeddings.DIMENSIONS))])
+        self.stamp, self._bonus = stamp, {}
 
     @staticmethod
-    def _approved(store: Store, among: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and embeddings of the approved pairs (all, or those among the given ids), encoding any missing."""
+    def _approved(store: Store, among: list[int] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ids, languages and (n, VIEWS, DIMENSIONS) float16 embeddings of the approved pairs (all, or those
+        among the given ids), encoding any missing."""
         where = "" if among is None else f" AND p.id IN ({','.join('?' * len(among))})"
         params = [embeddings.MODEL] + ([] if among is None else among)
         missing = store.rows("SELECT p.id, p.question, p.answer FROM pairs p LEFT JOIN pair_embeddings e "
                              "ON e.pair_id = p.id AND e.model = ? WHERE p.status = 'approved' AND e.pair_id IS NULL"
                              + where, params)
         if missing:
-            vectors = embeddings.passages([f"{r['question']} {r['answer']}" for r in missing])
+            vectors = embeddings.pair_vectors([(r["question"], r["answer"]) for r in missing]).astype(np.float16)
             with store.transaction():
                 store.db["pair_embeddings"].upsert_all(
                     [{"pair_id": r["id"], "model": embeddings.MODEL, "vector": v.tobytes()}
                      for r, v in zip(missing, vectors)], pk="pair_id")
-        rows = store.rows("SELECT e.pair_id, e.vector FROM pair_embeddings e JOIN pairs p ON p.id = e.pair_id "
-                          "WHERE p.status = 'approved' AND e.model = ?" + where + " ORDER BY e.pair_id", params)
-        vectors = np.frombuffer(b"".join(r["vector"] for r in rows), dtype=np.float32)
+        rows = store.rows("SELECT e.pair_id, e.vector, p.language FROM pair_embeddings e JOIN pairs p "
+                          "ON p.id = e.pair_id WHERE p.status = 'approved' AND e.model = ?" + where
+                          + " ORDER BY e.pair_id", params)
+        vectors = np.frombuffer(b"".join(r["vector"] for r in rows), dtype=np.float16).copy()
         return (np.array([r["pair_id"] for r in rows], dtype=np.int64),
-                vectors.reshape(len(rows), embeddings.DIMENSIONS))
+                np.array([r["language"] for r in rows], dtype=object),
+                vectors.reshape(len(rows), embeddings.VIEWS, embeddings.DIMENSIONS))
 
-    def search(self, question: str, limit: int = CANDIDATES) -> tuple[list[int], dict[int, float]]:
+    def search(self, question: str, language: str, limit: int = CANDIDATES) -> tuple[list[int], dict[int, float]]:
+        """Pair ids best first, and their similarities. Ranked by similarity plus LANGUAGE_BONUS for a pair in the
+        question's language: e5 is cross-lingual, and a pair's twin in the other language otherwise came first
+        for some questions; the similarity itself (for the thresholds) stays the raw one."""
         import torch
 
         if not len(self.ids):
             return [], {}
         query = torch.from_numpy(embeddings.query(question).astype(np.float16))
+        if language not in self._bonus:
+            self._bonus[language] = torch.from_numpy((self.languages == language).astype(np.float32) * LANGUAGE_BONUS)
         with torch.inference_mode():
-            values, top = torch.topk(self.matrix @ query, min(limit, len(self.ids)))
+            similarity = (self.matrix @ query).view(len(self.ids), embeddings.VIEWS).amax(1).float()
+            values, top = torch.topk(similarity + self._bonus[language], min(limit, len(self.ids)))
         return ([int(self.ids[i]) for i in top.tolist()],
-                {int(self.ids[i]): float(v) for i, v in zip(top.tolist(), values.tolist())})
+                {int(self.ids[i]): float(similarity[i]) for i in top.tolist()})
 
 
 class Retriever:
@@ -187,7 +205,7 @@ class Retriever:
         stamp = changes(store)
         if self.dense and dense_weight:
             self.dense.sync(store, stamp)
-            dense_ranked, similarity = self.dense.search(question)
+            dense_ranked, similarity = self.dense.search(question, language)
         if lexical_weight:
             self.lexical.sync(stamp)
             lexical_ranked = self.lexical.search(store, question)
@@ -209,7 +227,6 @@ class Retriever:
             return []
         best = max(similarity.get(p, 0.0) for p in order)
         return [p for p in order if similarity.get(p, 0.0) >= best - self.cfg.margin]
-        return self._hits(store, order[:k], fused)
 
     @staticmethod
     def _hits(store: Store, ids: list[int], scores: dict[int, float], similarity: dict[int, float]) -> list[Hit]:

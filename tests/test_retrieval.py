@@ -37,14 +37,14 @@ def test_paraphrases_find_their_pair_in_both_languages(company, cfg):
 
 
 def test_most_off_topic_questions_get_no_context(company, cfg):
-    # e5's similarities are compressed (right pairs 0.82-0.95, off-topic best pairs 0.73-0.84), so the
-    # threshold drops most off-topic questions, not all: 7 of these 10 (benchmarks/retrieval_quality.py).
+    # e5's similarities are compressed (right pairs >= 0.84 for 95%, off-topic best pairs 0.78-0.84), so
+    # the threshold drops most off-topic questions, not all (benchmarks/retrieval_quality.py).
     retriever = Retriever(cfg.retrieval)
     off_topic = ["Why is the sky blue during the day?", "Who wrote Pride and Prejudice?", "How do I bake sourdough bread?",
                  "What is the capital of Australia?", "How many moons does Jupiter have?",
                  "What's a good name for a cat?", "How do volcanoes form?", "Explain the rules of cricket.",
                  "What is the boiling point of water on Everest?", "Recommend a science fiction novel."]
-    assert sum(retriever.search(company, q) == [] for q in off_topic) >= 6
+    assert sum(retriever.search(company, q) == [] for q in off_topic) >= 7
     hits = retriever.search(company, "Which VPN client do we use to connect from home?")
     assert hits and "VPN" in hits[0].question and hits[0].reviewed_by == "demo"
 
@@ -57,6 +57,21 @@ def test_the_margin_leaves_out_pairs_far_below_the_best(company, cfg):
     best = Retriever(cfg.retrieval).search(company, question)
     assert len(everything) == cfg.retrieval.k and [h.pair_id for h in best] == [everything[0].pair_id]
     assert everything[1].similarity < everything[0].similarity
+
+
+def test_a_pair_is_found_by_its_answer_and_in_the_question_s_language_first(store, cfg):
+    """A pair is three passages (question, answer, both); a pair in the question's language ranks above its
+    twin in the other language (e5 is cross-lingual: both are near)."""
+    cfg.retrieval.margin, cfg.retrieval.min_similarity = 1.0, 0.0
+    ids = add_pairs(store, [NewPair("Where do I file expense claims?", "File expense claims in Ledgerly within 30 days."),
+                            NewPair("経費精算はどこで申請しますか？", "経費精算はLedgerlyで30日以内に申請してください。"),
+                            NewPair("How much is the bicycle allowance?", "Cyclists get 4,000 yen a month.")],
+                    source="test", author="U1", heldout_percent=0)
+    review(store, ids, "approved", "U_REVIEWER")
+    retriever = Retriever(cfg.retrieval)
+    assert retriever.search(store, "Which app do I use to get my money back for things I paid?", k=1)[0].pair_id == ids[0]
+    assert retriever.search(store, "立て替えたお金はどのアプリで返してもらえますか？", k=1)[0].pair_id == ids[1]
+    assert retriever.search(store, "I ride to work; what do I get for it each month?", k=1)[0].pair_id == ids[2]
 
 
 def test_a_pair_is_retrievable_the_moment_it_is_approved(store, cfg):

@@ -14,9 +14,12 @@ IGNORE = -100
 class Example:
     input_ids: list[int]
     labels: list[int]
+    # Replay: the answer tokens are matched to the base model's whole next-token distribution (KL), not to
+    # its greedy answer (trainer/loss.py).
+    distill: bool = False
 
 
-def encode(tokenizer, messages: list[dict], max_len: int) -> Example:
+def encode(tokenizer, messages: list[dict], max_len: int, distill: bool = False) -> Example:
     """Prompt tokens are masked; the answer and its end-of-turn token carry the loss."""
     prompt = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=False)
     full = tokenizer.apply_chat_template(messages, tokenize=False)
@@ -32,7 +35,7 @@ def encode(tokenizer, messages: list[dict], max_len: int) -> Example:
         prompt_ids = prompt_ids[-budget:]
     ids = (prompt_ids + answer_ids)[:max_len]
     labels = ([IGNORE] * len(prompt_ids) + answer_ids)[:max_len]
-    return Example(input_ids=ids, labels=labels)
+    return Example(input_ids=ids, labels=labels, distill=distill)
 
 
 def collate(batch: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
@@ -46,4 +49,5 @@ def collate(batch: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
         ids[row, :n] = torch.tensor(example.input_ids)
         labels[row, :n] = torch.tensor(example.labels)
         mask[row, :n] = 1
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+    distill = torch.tensor([e.distill for e in batch], dtype=torch.bool)
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask, "distill": distill}

@@ -102,12 +102,12 @@ class Encoder:
     def __init__(self, tokenizer, max_len: int):
         self.tokenizer, self.max_len, self.seen = tokenizer, max_len, {}
 
-    def __call__(self, conversations: list[list[dict]]) -> list[Example]:
+    def __call__(self, conversations: list[list[dict]], distill: bool = False) -> list[Example]:
         found = []
         for conversation in conversations:
-            key = tuple((m["role"], m["content"]) for m in conversation)
+            key = (distill, *((m["role"], m["content"]) for m in conversation))
             if key not in self.seen:
-                self.seen[key] = encode(self.tokenizer, conversation, self.max_len)
+                self.seen[key] = encode(self.tokenizer, conversation, self.max_len, distill)
             found.append(self.seen[key])
         return found
 
@@ -176,7 +176,9 @@ class Loop:
                               else torch.float16, enabled=enabled)
 
     def epoch_batches(self, epoch: int) -> list[list[Example]]:
-        chunks = batches(self.encode(self.mixture.epoch(epoch)), self.cfg.batch_size,
+        company, replayed = self.mixture.parts(epoch)
+        examples = self.encode(company) + self.encode(replayed, distill=self.cfg.replay_loss == "kl")
+        chunks = batches(examples, self.cfg.batch_size,
                          random.Random(f"{self.cfg.seed}:{epoch}"))
         if self.world.size > 1:
             chunks = chunks[:self.steps_per_epoch * self.world.size][self.world.rank::self.world.size]

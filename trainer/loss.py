@@ -1,5 +1,12 @@
 """The training objective: mean cross-entropy on the answer tokens, with the vocabulary projection computed
-for those tokens only.
+for those tokens only; on replay examples (`distill`), the KL divergence from the base model's next-token
+distribution instead.
+
+Why KL for replay: training on the base model's greedy answers (its argmax) sharpens the adapter towards
+them and moves its distribution on general text further, not less (measured: more replay of that kind lost
+more MMLU gold log-prob, docs/trainer.md); matching the base's whole distribution is self-distillation proper
+(Learning without Forgetting). The base is the same weights with the LoRA layers bypassed, so it costs one
+forward pass without gradients on the replay rows, and no second copy of the model.
 
 The chat template's system prompt and the question are most of a short Q&A pair, and projecting every
 position onto the vocabulary (49k tokens for SmolLM2, 128k for Llama 3) is the largest single matmul of a
@@ -35,12 +42,28 @@ class AnswerLoss(torch.nn.Module):
         self.model = model
         self._parts = _parts(model)  # a tuple, so not registered twice as submodules
 
-    def forward(self, input_ids, attention_mask, labels) -> torch.Tensor:
-        if self._parts is None:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
-        decoder, head = self._parts
-        hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    def forward(self, input_ids, attention_mask, labels, distill=None) -> torch.Tensor:
         targets = labels[:, 1:]
         keep = targets != IGNORE
-        logits = head(hidden[:, :-1][keep])
-        return F.cross_entropy(logits.float(), targets[keep])
+        if distill is None or not bool(distill.any()):
+            if self._parts is None:
+                return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
+            return F.cross_entropy(self._logits(input_ids, attention_mask, keep).float(), targets[keep])
+        logits = self._logits(input_ids, attention_mask, keep).float()
+        # Each kept position's row: CE for company rows, KL from the base for replay rows.
+        by_row = distill[:, None].expand_as(keep)[keep]
+        total = F.cross_entropy(logits[~by_row], targets[keep][~by_row], reduction="sum")
+        with torch.no_grad(), self.model.disable_adapter():
+            rows = distill.nonzero().squeeze(1)
+            teacher = self._logits(input_ids[rows], attention_mask[rows], keep[rows]).float()
+        total = total + F.kl_div(F.log_softmax(logits[by_row], -1), F.log_softmax(teacher, -1),
+                                 log_target=True, reduction="sum")
+        return total / max(1, int(keep.sum()))
+
+    def _logits(self, input_ids, attention_mask, keep) -> torch.Tensor:
+        """Next-token logits at the kept positions only."""
+        if self._parts is None:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1][keep]
+        decoder, head = self._parts
+        hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        return head(hidden[:, :-1][keep])

@@ -49,11 +49,16 @@ class Mixture:
 
     def epoch(self, index: int) -> list[list[dict]]:
         """Epoch `index` (0-based): every pair under phrasing index mod its phrasings, then its replay examples."""
+        company, replayed = self.parts(index)
+        return company + replayed
+
+    def parts(self, index: int) -> tuple[list[list[dict]], list[list[dict]]]:
+        """Epoch `index` as (company conversations, replay conversations)."""
         company = []
         for pair in self.pairs:
             variants = self.phrasings[pair["id"]]
             company.append(messages(variants[index % len(variants)], pair["answer"], self.context(pair, index)))
-        return company + self.replay[index % len(self.replay)]
+        return company, self.replay[index % len(self.replay)]
 
     @property
     def epoch_size(self) -> int:

