@@ -15,6 +15,7 @@ from uchi.language import LANGUAGES, detect_language
 
 STATUSES = ("pending", "approved", "rejected")
 PROGRESS_FROM = 2000
+CHUNK = 1000  # pairs redacted and banded together (dedup.Index.prepare)
 
 
 @dataclass
@@ -56,31 +57,41 @@ def add_pairs(store: Store, pairs: list[NewPair], *, source: str, author: str, h
     ids, done = [], [] if outcomes is None else outcomes
     with store.transaction():
         dedup.backfill(store)
-        for pair in _progress(pairs, progress):
+        index = dedup.Index(store)
+        for pair, question, answer in _progress(_redacted(pairs, index), len(pairs), progress):
             pair_status, pair_reviewer = status, reviewer
             if pair.status and pair.status != status:  # a curated import of an export: as it was reviewed
                 limits.check_reviewer(rules, author=author, source=source, reviewer=reviewer)
                 pair_status = pair.status
-            done.append(_add_one(store, rules, pair, source=source, author=pair.author or author,
-                                 heldout_percent=heldout_percent, status=pair_status, reviewer=pair_reviewer))
+            done.append(_add_one(store, index, rules, pair, question, answer, source=source,
+                                 author=pair.author or author, heldout_percent=heldout_percent, status=pair_status,
+                                 reviewer=pair_reviewer))
             ids.append(done[-1][0])
+        index.flush()
     return ids
 
 
-def _progress(pairs: list[NewPair], wanted: bool):
+def _redacted(pairs: list[NewPair], index: dedup.Index):
+    """(pair, its redacted question, its redacted answer), a chunk at a time, the chunk's bands computed together."""
+    for start in range(0, len(pairs), CHUNK):
+        chunk = [(pair, redact(pair.question).text, redact(pair.answer).text) for pair in pairs[start:start + CHUNK]]
+        index.prepare([question for _, question, _ in chunk])
+        yield from chunk
+
+
+def _progress(items, total: int, wanted: bool):
     # Only where a person watches, and only when it lasts (about a second per 700 pairs at 100k).
-    if not wanted or len(pairs) < PROGRESS_FROM or not sys.stderr.isatty():
-        return pairs
+    if not wanted or total < PROGRESS_FROM or not sys.stderr.isatty():
+        return items
     from tqdm import tqdm
 
-    return tqdm(pairs, desc="importing", unit=" pairs", file=sys.stderr, mininterval=0.5, leave=False)
+    return tqdm(items, total=total, desc="importing", unit=" pairs", file=sys.stderr, mininterval=0.5, leave=False)
 
 
-def _add_one(store: Store, rules, pair: NewPair, *, source: str, author: str, heldout_percent: int, status: str,
-             reviewer: str | None) -> tuple[int, str, list[int]]:
-    question, answer = redact(pair.question).text, redact(pair.answer).text
+def _add_one(store: Store, index: dedup.Index, rules, pair: NewPair, question: str, answer: str, *, source: str,
+             author: str, heldout_percent: int, status: str, reviewer: str | None) -> tuple[int, str, list[int]]:
     placement = dedup.place(store, question, answer, duplicate_threshold=rules.duplicate_threshold,
-                            agree_threshold=rules.agree_threshold)
+                            agree_threshold=rules.agree_threshold, within=index)
     if placement.merge_into is not None:
         into = placement.merge_into["id"]
         # The same file imported again repeats itself, not the pair: recorded (and voted) once.
@@ -104,7 +115,7 @@ def _add_one(store: Store, rules, pair: NewPair, *, source: str, author: str, he
     columns = ", ".join(row)
     pair_id = store.db.execute(f"INSERT INTO pairs ({columns}) VALUES ({', '.join('?' * len(row))})",
                                list(row.values())).lastrowid
-    dedup.index(store, pair_id, question)
+    index.add(pair_id, question)
     for near in placement.conflicts:
         conflicts.flag(store, near.pair["id"], pair_id, near.similarity)
     _add_paraphrases(store, pair_id, pair.paraphrases, source)
@@ -113,7 +124,8 @@ def _add_one(store: Store, rules, pair: NewPair, *, source: str, author: str, he
 
 
 def _add_paraphrases(store: Store, pair_id: int, texts: list[str], source: str) -> None:
-    paraphrases.add(store, pair_id, texts, source=paraphrases.source_of(source), origin=source)
+    if texts:
+        paraphrases.add(store, pair_id, texts, source=paraphrases.source_of(source), origin=source)
 
 
 def free_key(store: Store, key: str) -> str:

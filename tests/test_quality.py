@@ -215,3 +215,30 @@ def test_a_paraphrased_duplicate_is_found_among_5000_handbook_pairs(store):
         assert same == ids[i]  # merged into the pair it repeats
         changed = _add(store, question, rows[i]["answer"] + " (2027: moved to Harbor Hub)", author="U_CAROL")
         assert {ids[i], changed} in [{c["pair_a"], c["pair_b"]} for c in conflicts.open_conflicts(store)]
+
+
+def test_an_import_places_every_pair_as_adding_them_one_at_a_time_would(store, tmp_path, monkeypatch):
+    """An import reads the near-duplicate index through one in-memory Index (data/dedup.py) and writes the
+    band rows at its end; with the caps made small enough to bite, it adds, merges and flags exactly what
+    adding the same pairs one call at a time (each reading the store) does."""
+    from uchi.data.samples import handbook_pairs
+
+    monkeypatch.setattr(dedup, "BUCKET_CAP", 4)
+    monkeypatch.setattr(dedup, "CANDIDATES", 3)
+    rows = handbook_pairs(300, seed=5)
+    for i, row in enumerate(rows[:300:10]):
+        question = row["question"].replace("How do I", "how can i").rstrip("?") + ", please"
+        answer = row["answer"] + (" (2027: moved to Harbor Hub)" if i % 2 else "")
+        rows.insert(30 + 9 * i, {"question": question, "answer": answer, "language": row["language"]})
+    pairs = [NewPair(question=r["question"], answer=r["answer"], language=r["language"]) for r in rows]
+    options = {"source": "import:handbook.csv", "author": "cli:admin", "heldout_percent": 10}
+    batch: list = []
+    add_pairs(store, pairs, outcomes=batch, **options)
+    one_by_one: list = []
+    with Store(tmp_path / "single.db") as single:
+        for pair in pairs:
+            add_pairs(single, [pair], outcomes=one_by_one, **options)
+        expected = single.rows("SELECT pair_a, pair_b, similarity FROM conflicts ORDER BY id")
+    assert batch == one_by_one
+    assert {kind for _, kind, _ in batch} == {"added", "merged", "conflict"}
+    assert store.rows("SELECT pair_a, pair_b, similarity FROM conflicts ORDER BY id") == expected
