@@ -83,6 +83,20 @@ def _turn(role: str, content: str) -> dict:
     return {"role": role, "content": content[:CONTEXT_CHARS]}
 
 
+def after_ack(services, client, context, body: dict, work, respond=None) -> None:
+    """Run `work`, what a question's listener does after its ack, on the follow-up threads (services.py): Bolt's
+    listener threads, which /ask needs for its ack, are freed at once, and the work waits for the acks still
+    pending (services.Acks). A failure is told as the error handler would tell it."""
+    def run() -> None:
+        try:
+            services.acks.wait()
+            work()
+        except Exception as error:
+            report(services, client, context, body, error, respond)
+
+    services.followups.submit(run)
+
+
 def answer(services, client, context, lang: str, q: Question, body: dict) -> None:
     """Post the placeholder (with the asker's place in line when others wait) and queue the answering;
     the listener returns at once, so Slack's ack never waits for the model."""

@@ -27,6 +27,9 @@ def bot(cfg, args):
     try:
         _run(cfg, args.http, app, tokens, services)
     finally:
+        # Questions already acked finish posting their placeholder and join the line before it closes: the
+        # waiting ones are then told to ask again, none is dropped unseen.
+        services.followups.shutdown(wait=True)
         dropped, running = services.backlog.close(cfg.slack.stop_grace_s)
         services.executor.shutdown(wait=False, cancel_futures=True)
         print(f"uchi bot stopped: {dropped} waiting question(s) told to ask again, {running} answer(s) cut short",
@@ -42,7 +45,7 @@ def _run(cfg, http: bool, app, tokens, services) -> None:
     if http:
         from uchi.bot.server import PATH, serve
 
-        front = serve(app, cfg.slack.host, cfg.slack.port, tokens["SLACK_SIGNING_SECRET"])
+        front = serve(app, cfg.slack.host, cfg.slack.port, tokens["SLACK_SIGNING_SECRET"], acks=services.acks)
 
         def finish(signum, frame):
             front.server.should_exit = True

@@ -107,7 +107,7 @@ def install(app, services) -> None:
             # names (a user, a channel, a response_url) is contacted.
             log.warning("refused a request that failed before it was verified: %s", type(error).__name__)
             return BoltResponse(status=401, body="")
-        message, bug = describe(error, context.get("lang", "en"), body)
+        message, bug = describe(error, services.language(context), body)
         if bug and services.strict:
             services.bugs.append(error)
         acked = context.ack is not None and context.ack.response is not None
@@ -121,12 +121,13 @@ def install(app, services) -> None:
     app.error(handle)
 
 
-def report(services, client, context, body: dict, error: BaseException) -> None:
-    """A failure after the request was answered (an answer in the backlog): told where the question was."""
-    message, bug = describe(error, context.get("lang", "en"), body)
+def report(services, client, context, body: dict, error: BaseException, respond=None) -> None:
+    """A failure after the request was answered (a question's follow-up, an answer in the backlog): told where
+    the question was (through `respond`, a slash command's response_url, when there is no placeholder yet)."""
+    message, bug = describe(error, services.language(context), body)
     if bug and services.strict:
         services.bugs.append(error)
-    deliver(client, None, context, message)
+    deliver(client, respond if context.response_url else None, context, message)
 
 
 def told(client, respond, context, error: UchiError) -> None:

@@ -48,11 +48,14 @@ def register(app, services) -> None:
         context["claimed"] = claimed
         return next()
 
-    def inject(context, client, next):
+    def inject(body, context, next):
+        """Questions (/ask, mentions, DMs) are acked before anything asks Slack or the store: their listener
+        looks the user's language up after the ack (services.language). Everything else finds it here."""
         if context.ack.response is None:
             context["ack"] = SettledAck()
         context["uchi"] = services
-        context["lang"] = services.locales.of(client, context.user_id)
+        if not acked_first(body):
+            services.language(context)
         return next()
 
     def unknown(body, context, client, next):
@@ -79,6 +82,11 @@ def register(app, services) -> None:
     app.use(once)
     app.use(inject)
     app.use(unknown)
+
+
+def acked_first(body: dict) -> bool:
+    """Events (Bolt acks them before their listener runs) and /ask (its listener acks first)."""
+    return body.get("type") == "event_callback" or body.get("command") == "/ask"
 
 
 def unknown_name(body: dict) -> str | None:

@@ -117,8 +117,13 @@ def _payload_problem(payload) -> str | None:
     return None
 
 
-def asgi(app: App, secret: str) -> Starlette:
+def asgi(app: App, secret: str, acks=None) -> Starlette:
+    """`acks` (services.Acks) counts the requests not yet answered, from their first byte to their response."""
     async def events(request: Request) -> Response:
+        with acks.pending() if acks is not None else contextlib.nullcontext():
+            return await respond(request)
+
+    async def respond(request: Request) -> Response:
         body = await request.body()
         reason = unverified(secret, request.headers, body)
         if reason:
@@ -146,12 +151,12 @@ class Front:
     """uvicorn on host:port (0 picks a free port: see `server_port`). `serve_forever()` runs until SIGTERM/
     SIGINT (when on the main thread) or `shutdown()`; it then finishes the responses under way."""
 
-    def __init__(self, app: App, secret: str, host: str, port: int, grace_s: float = 10.0):
+    def __init__(self, app: App, secret: str, host: str, port: int, grace_s: float = 10.0, acks=None):
         self.socket = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET,
                                            backlog=BACKLOG)
         self.server_port = self.socket.getsockname()[1]
         self.server = _Server(uvicorn.Config(
-            asgi(app, secret), backlog=BACKLOG, lifespan="off", access_log=False, log_level="warning",
+            asgi(app, secret, acks), backlog=BACKLOG, lifespan="off", access_log=False, log_level="warning",
             timeout_graceful_shutdown=grace_s))
         self._done = threading.Event()
 
@@ -169,5 +174,5 @@ class Front:
         self.socket.close()
 
 
-def serve(app: App, host: str, port: int, secret: str, grace_s: float = 10.0) -> Front:
-    return Front(app, secret, host, port, grace_s)
+def serve(app: App, host: str, port: int, secret: str, grace_s: float = 10.0, acks=None) -> Front:
+    return Front(app, secret, host, port, grace_s, acks)

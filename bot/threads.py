@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
@@ -66,6 +67,10 @@ def start_retrain(cfg: Config, token: str, channel: str, ts: str, lang: str, use
     command = [sys.executable, "-m", "uchi.cli"] + (["--config", str(cfg.source)] if cfg.source else []) + [
         "retrain", "--slack-thread", f"{channel}/{ts}", "--lang", lang, "--by", user]
     with open(logs / "retrain.log", "ab") as log:
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=os.getcwd(),
-                                env=dict(os.environ, SLACK_BOT_TOKEN=token, PYTHONUNBUFFERED="1"))
+        job = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               start_new_session=True, cwd=os.getcwd(),
+                               env=dict(os.environ, SLACK_BOT_TOKEN=token, PYTHONUNBUFFERED="1"))
+    # Reaped when it ends: an unreaped child stays a zombie, which still answers kill(pid, 0), so a run whose
+    # process died would look alive (data/runs.py reap_dead_runs) and block /retrain until the bot restarts.
+    threading.Thread(target=job.wait, name=f"uchi-retrain-{job.pid}", daemon=True).start()
+    return job

@@ -537,7 +537,7 @@ def start_bot(cfg, fake: FakeSlack, *, strict: bool = True):
     services = Services.create(cfg, strict=strict)
     fake.bugs = services.bugs
     app = build_app(services, web_client(cfg, BOT_TOKEN), SIGNING_SECRET)
-    server = serve(app, "127.0.0.1", 0, SIGNING_SECRET)
+    server = serve(app, "127.0.0.1", 0, SIGNING_SECRET, acks=services.acks)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return Harness(fake, Slack(f"http://127.0.0.1:{server.server_port}{PATH}", fake), services, server)
 
@@ -546,6 +546,7 @@ def stop_bot(harness: Harness):
     harness.server.shutdown()
     harness.server.server_close()
     harness.services.executor.shutdown(wait=True)
+    harness.services.followups.shutdown(wait=True)
     harness.services.backlog.close(30)
     harness.slack.close()
     harness.services.model.close()

@@ -80,6 +80,7 @@ def test_socket_mode_runs_the_same_listeners(fake_slack, monkeypatch):
     finally:
         handler.close()
         services.executor.shutdown(wait=True)
+        services.followups.shutdown(wait=True)
     assert not services.bugs and not fake_slack.failures()
 
 
@@ -342,6 +343,21 @@ def test_second_retrain_says_which_run_is_in_progress(bot):
     assert busy["response_type"] == "ephemeral" and busy["text"] == (
         f"A training run is already in progress: run #{run_id} (started 2026-11-29T01:02). Try again when it finishes.")
     assert not bot.fake.called("chat.postMessage")
+
+
+def test_a_retrain_process_that_ends_is_reaped(fake_slack, monkeypatch):
+    """An ended child the bot never waits for stays a zombie, which still answers kill(pid, 0): a run whose
+    process died would look alive and refuse every /retrain until the bot restarted."""
+    from uchi.bot.threads import start_retrain
+    from uchi.data.runs import _alive
+
+    cfg = configure(monkeypatch, fake_slack)
+    monkeypatch.setattr("sys.executable", "/bin/true")  # a `uchi retrain` that ends at once
+    job = start_retrain(cfg, BOT_TOKEN, "C0GENERAL", "1767225601.000100", "en", ADMIN)
+    deadline = time.monotonic() + 10
+    while _alive(job.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(job.pid)
 
 
 def test_uchi_status_counts(bot):

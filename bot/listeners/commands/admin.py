@@ -5,7 +5,7 @@ from uchi.bot import blocks, reports
 from uchi.bot.errors import BotError, Reply, told
 from uchi.bot.messages import text
 from uchi.bot.threads import start_retrain
-from uchi.data import audit
+from uchi.data import audit, runs
 from uchi.errors import UchiError
 from uchi.pipeline import busy
 from uchi.serving import registry
@@ -78,5 +78,6 @@ def uchi(ack, command, context):
     if command.get("text", "").strip().lower() != "status":
         raise BotError("uchi_usage")
     with services.store() as store:
+        runs.reap_dead_runs(store, services.cfg)  # a run whose process died says failed, not running
         facts = reports.status(store)
     ack(response_type="ephemeral", text=text(lang, "status_title"), blocks=blocks.status(lang, facts))

@@ -3,11 +3,19 @@ from uchi.bot import answering, blocks
 from uchi.data.text import clean
 
 
-def ask(ack, command, client, context):
-    services, lang = context["uchi"], context["lang"]
+def ask(ack, command, client, context, respond, body):
+    """Acked before any Slack call or store access (a question that fails the length check is answered in the
+    ack itself); the question's post and placeholder follow on the follow-up threads."""
+    services = context["uchi"]
     question = clean(command.get("text", "")).strip()
     answering.check(services.cfg, question)
     ack()
+    answering.after_ack(services, client, context, body, lambda: _post(services, client, context, command, question),
+                        respond)
+
+
+def _post(services, client, context, command, question: str) -> None:
+    lang = services.language(context)
     posted = client.chat_postMessage(channel=command["channel_id"], **blocks.question_post(lang, question))
     answering.answer(services, client, context, lang, answering.Question(
         text=question, asker=command["user_id"], channel=command["channel_id"], ts=posted["ts"], thread_ts=None), command)

@@ -1,4 +1,5 @@
-"""Events: an @mention in a channel, a DM to the bot, and the App Home being opened."""
+"""Events: an @mention in a channel, a DM to the bot, and the App Home being opened. Bolt acks an event before
+its listener runs; the listener hands the rest to the follow-up threads (answering.after_ack)."""
 from uchi.bot import answering
 from uchi.bot.review import publish_home
 
@@ -6,27 +7,28 @@ EVENTS = ("app_mention", "message.im", "app_home_opened")
 
 
 def mention(event, body, client, context):
-    if context["claimed"]():  # bot/middleware.py once: the first delivery of this event and message
-        _answer(event, body, client, context)
+    answering.after_ack(context["uchi"], client, context, body, lambda: _answer(event, body, client, context))
 
 
 def message(event, body, client, context):
     # Edits, deletions and bot posts arrive as message events too; only a person's new DM is a question.
-    if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id") \
-            and context["claimed"]():
-        _answer(event, body, client, context)
+    if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id"):
+        answering.after_ack(context["uchi"], client, context, body, lambda: _answer(event, body, client, context))
 
 
 def _answer(event, body, client, context):
-    channel = event["channel"]
-    answering.answer(context["uchi"], client, context, context["lang"], answering.Question(
+    if not context["claimed"]():  # bot/middleware.py once: the first delivery of this event and message
+        return
+    services, channel = context["uchi"], event["channel"]
+    answering.answer(services, client, context, services.language(context), answering.Question(
         text=answering.question_text(event.get("text", ""), context.bot_user_id), asker=event["user"],
         channel=channel, ts=event["ts"], thread_ts=event.get("thread_ts"), in_thread=not channel.startswith("D")), body)
 
 
 def home_opened(event, client, context):
+    services = context["uchi"]
     if event.get("tab") == "home" and context["claimed"]():
-        publish_home(context["uchi"], client, event["user"], context["lang"])
+        publish_home(services, client, event["user"], services.language(context))
 
 
 def register(app) -> None:
