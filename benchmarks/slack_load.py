@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/slack_load.py            # about 3-5 minutes on 2 cores
     .venv/bin/python benchmarks/slack_load.py --sizes 50  # a quick look
+    .venv/bin/python benchmarks/slack_load.py --no-load --faults retrain  # only the bot killed mid-retrain
 
 Starts the real `uchi bot --http` process against a fake Slack Web API on loopback (tests/slack_fake.py,
 through `slack.api_url`) and a slow OpenAI-compatible model endpoint on loopback (tests/slack_fake.py
@@ -9,8 +10,10 @@ SlowModel, a process of its own so that it can be killed: the network edge, no G
 requests as Slack does and prints: ack p50/p99, placeholder p99 and answered/told/lost at 50/200/500
 concurrent /ask; 40 concurrent mentions' placeholder p99; the malformed list's status codes; forged requests
 acted on; and a fault run (model killed mid-answer, SQLite write-locked, disk full during `uchi data
-backup`, SIGTERM of the bot with answers under way). Everything is bounded in count and time, and every
-process started here is stopped by its PID.
+backup`, SIGTERM of the bot with answers under way, and the bot killed (SIGKILL, then SIGTERM) while an
+admin's /retrain trains: a real one-epoch run of the embedded model on the 8 seeded pairs). Everything is
+bounded in count and time, and every process started here is stopped by its PID (a `uchi retrain` still
+running past its deadline: by its process group, which it leads).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -41,6 +45,7 @@ from slack_fake import BOT_TOKEN, SIGNING_SECRET, FakeSlack, Slack, signature  #
 MODEL_DELAY_S = 0.25   # per answer at the loopback model; slack.answering = 4 of them at once
 ANSWER = "Book the Lab Deck in the facilities calendar."
 UCHI = str(Path(sys.executable).parent / "uchi")
+FAULTS = ("model", "sqlite", "disk", "sigterm", "retrain")
 
 
 def free_port() -> int:
@@ -356,11 +361,108 @@ def fault_sigterm(state: Path, fake: FakeSlack, slack: Slack) -> dict:
         model.kill()
 
 
+BASE_MODEL = ROOT / ".cache" / "tests" / "state" / "models" / "smollm2-135m-instruct"
+# A bounded real run: 1 epoch over the 8 seeded facts, no replay, no generated phrasings, no retrieved context;
+# an eval of 8 company items (answered by the loopback model) and 4 MMLU items.
+TINY_TRAIN = {"UCHI_MODEL_BASE": str(BASE_MODEL), "UCHI_TRAIN_EPOCHS": "1", "UCHI_TRAIN_REPLAY_RATIO": "0",
+              "UCHI_TRAIN_AUGMENT": "0", "UCHI_TRAIN_CONTEXT_SHARE": "0", "UCHI_TRAIN_VALIDATION_PERCENT": "0",
+              "UCHI_DATA_HELDOUT_PERCENT": "1", "UCHI_EVAL_BENCHMARKS": "mmlu", "UCHI_EVAL_BENCHMARK_ITEMS": "4",
+              "UCHI_EVAL_GENERATE_REWORDINGS": "false", "UCHI_EVAL_HARD_GATES": "human"}
+
+
+def run_row(state: Path) -> dict | None:
+    with sqlite3.connect(state / "uchi.db") as db:
+        db.row_factory = sqlite3.Row
+        row = db.execute("SELECT id, status, pid, error, adapter_version FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    return dict(row) if row else None
+
+
+def retrain_pid(state: Path) -> int | None:
+    """The `uchi retrain` the bot started (its audit line); runs.pid names the training worker instead."""
+    with sqlite3.connect(state / "uchi.db") as db:
+        found = [re.search(r"as pid (\d+)", " ".join(map(str, row))) for row in db.execute(
+            "SELECT * FROM audit WHERE action = 'retrain'")]
+    return next((int(m.group(1)) for m in found if m), None)
+
+
+def alive(pid: int | None) -> bool:
+    """Alive and not a zombie (a zombie still answers kill(pid, 0))."""
+    try:
+        return bool(pid) and Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return False
+
+
+def fault_retrain_killed(state: Path, fake: FakeSlack, slack: Slack, model_port: int, sig: signal.Signals,
+                         deadline_s: float = 420) -> dict:
+    """An admin's /retrain through the real bot; the bot is killed with `sig` while the run trains; then a
+    restarted bot is asked /uchi status. Reports what the admin saw in the run's thread and what became of it."""
+    if not (BASE_MODEL / "model.safetensors").exists():
+        return {"skipped": f"no base model at {BASE_MODEL} (tests prepare it: pytest tests/test_trainer.py)"}
+    from conftest import seed_facts
+    from uchi import config as config_module
+    from uchi.data.store import Store
+
+    state.mkdir()
+    cfg = config_module.load(env={"UCHI_STATE_DIR": str(state)} | TINY_TRAIN)
+    with Store.open(cfg) as store:
+        seed_facts(store, cfg)
+        store.db.execute("UPDATE pairs SET split = 'train'")
+        store.db.conn.commit()
+    bot = Bot(state, fake, model_port, **TINY_TRAIN)
+    started = time.monotonic()
+    with httpx.Client(timeout=10) as http:
+        body = urlencode(slack.command_payload("/retrain", "", "U0ADMIN"))
+        acked = http.post(bot.url, content=body.encode(), headers=signed(body, "application/x-www-form-urlencoded"))
+    root = fake.wait_for("chat.postMessage", lambda a: a.get("text", "").startswith("Training run requested"),
+                         timeout=30)[-1].response["ts"]
+
+    def thread() -> list[str]:
+        return [c.args.get("text", "") for c in fake.called("chat.postMessage", lambda a: a.get("thread_ts") == root)]
+
+    while time.monotonic() - started < 180 and not any("started via" in t for t in thread()):
+        time.sleep(0.5)
+    run, job = run_row(state), retrain_pid(state)
+    time.sleep(3)  # the worker is loading the model / taking its first steps
+    before = thread()
+    bot.process.send_signal(sig)
+    try:
+        bot.process.wait(30)
+    except subprocess.TimeoutExpired:
+        bot.process.kill()
+        bot.process.wait()
+    carried_on = {"uchi retrain": alive(job), "training worker": alive(run and run["pid"])}
+    # Training, the eval, then the report (or the failure) in the thread: `uchi retrain` ends after its last word.
+    while time.monotonic() - started < deadline_s and alive(job):
+        time.sleep(2)
+    ended = run_row(state)
+    stopped_by_us = alive(job)
+    if stopped_by_us:  # past the deadline: end the `uchi retrain` the bot started (its process group, which it leads)
+        os.killpg(job, signal.SIGKILL)
+    restarted = Bot(state, fake, model_port, **TINY_TRAIN)
+    try:
+        with httpx.Client(timeout=10) as http:
+            body = urlencode(slack.command_payload("/uchi", "status", "U0ADMIN"))
+            status = http.post(restarted.url, content=body.encode(),
+                               headers=signed(body, "application/x-www-form-urlencoded")).json()
+        last_run_line = next((b["text"]["text"] for b in status.get("blocks", []) if "Last run" in json.dumps(b)), "")
+    finally:
+        restarted.stop()
+    after = thread()[len(before):]
+    return {"signal": sig.name, "ack": acked.status_code, "bot_exit": bot.process.returncode,
+            "seen_before_kill": [t[:80] for t in before], "alive_after_kill": carried_on,
+            "run": {k: (ended or {}).get(k) for k in ("id", "status", "adapter_version")},
+            "run_error": ((ended or {}).get("error") or "")[:120], "thread_after_kill": len(after),
+            "thread_last": [t[:120] for t in after[-2:]], "ended_by_benchmark": stopped_by_us,
+            "status_after_restart": last_run_line, "took_s": round(time.monotonic() - started)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,200,500", help="concurrent /ask bursts (comma-separated)")
     parser.add_argument("--mentions", type=int, default=40)
     parser.add_argument("--no-faults", action="store_true")
+    parser.add_argument("--faults", default="all", help=f"which faults to run (comma-separated: {','.join(FAULTS)})")
     parser.add_argument("--no-load", action="store_true", help="only the fault run")
     args = parser.parse_args()
     print(f"model: loopback OpenAI-compatible endpoint (tests/slack_fake.py SlowModel), {MODEL_DELAY_S}s per "
@@ -392,19 +494,26 @@ def main() -> None:
         logged = bot.log.read_text()
         leaked = [w for w in secret_words if w in logged]
         print(f"bot stopped in {took:.1f}s; message text in its log: {leaked or 'none'}", flush=True)
-        if not args.no_faults:
+        faults = set(FAULTS if args.faults == "all" else args.faults.split(","))
+        if args.no_faults:
+            faults = set()
+        if "model" in faults:
             print(f"fault model killed mid-answer: {json.dumps(fault_model_killed(state, fake, slack))}", flush=True)
-            model = Model(MODEL_DELAY_S)
-            try:
+        model = Model(MODEL_DELAY_S)
+        try:
+            if "sqlite" in faults:
                 print(f"fault SQLite write-locked 8 s: {json.dumps(fault_sqlite_busy(state, fake, slack, model.port))}",
                       flush=True)
-            finally:
-                model.kill()
-            print(f"fault disk full during backup: {json.dumps(fault_disk_full(state))}", flush=True)
-            print(f"fault SIGTERM with answers under way: {json.dumps(fault_sigterm(state, fake, slack))}",
-                  flush=True)
-            print("fault bot killed mid-retrain: not run here (/retrain is now its own `uchi retrain` process, "
-                  "issue 13; a real run trains for minutes on these 2 shared cores)", flush=True)
+            if "disk" in faults:
+                print(f"fault disk full during backup: {json.dumps(fault_disk_full(state))}", flush=True)
+            if "sigterm" in faults:
+                print(f"fault SIGTERM with answers under way: {json.dumps(fault_sigterm(state, fake, slack))}",
+                      flush=True)
+            for sig in (signal.SIGKILL, signal.SIGTERM) if "retrain" in faults else ():
+                row = fault_retrain_killed(state / f"retrain-{sig.name}", fake, slack, model.port, sig)
+                print(f"fault bot {sig.name} mid-retrain: {json.dumps(row)}", flush=True)
+        finally:
+            model.kill()
         fake.close()
 
 

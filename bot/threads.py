@@ -3,7 +3,9 @@ or the failure. `uchi retrain --slack-thread` (started by /retrain) and `uchi ni
 both run outside the bot's process, so a bot restart never stops a run nor its reporting."""
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -19,6 +21,8 @@ from uchi.config import Config
 from uchi.data.store import Store
 from uchi.errors import UchiError
 from uchi.evals.result import EvalResult
+
+log = logging.getLogger("uchi.bot")
 
 
 @dataclass
@@ -70,7 +74,20 @@ def start_retrain(cfg: Config, token: str, channel: str, ts: str, lang: str, use
         job = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                start_new_session=True, cwd=os.getcwd(),
                                env=dict(os.environ, SLACK_BOT_TOKEN=token, PYTHONUNBUFFERED="1"))
-    # Reaped when it ends: an unreaped child stays a zombie, which still answers kill(pid, 0), so a run whose
-    # process died would look alive (data/runs.py reap_dead_runs) and block /retrain until the bot restarts.
-    threading.Thread(target=job.wait, name=f"uchi-retrain-{job.pid}", daemon=True).start()
+    thread = SlackThread(web_client(cfg, token), cfg, channel, ts, lang)
+    threading.Thread(target=_watch, args=(job, thread), name=f"uchi-retrain-{job.pid}", daemon=True).start()
     return job
+
+
+def _watch(job: subprocess.Popen, thread: SlackThread) -> None:
+    """Reap `uchi retrain` when it ends: an unreaped child stays a zombie, which still answers kill(pid, 0), so a
+    run whose process died would look alive (data/runs.py reap_dead_runs) and refuse /retrain until the bot
+    restarts. Killed by a signal, it could not say so itself: the thread hears it from here."""
+    code = job.wait()
+    if code < 0:
+        try:
+            thread.failed(f"the `uchi retrain` process (pid {job.pid}) was killed ({signal.Signals(-code).name}); "
+                          "its log is logs/retrain.log in the state directory")
+        except SlackApiError as exc:
+            log.warning("could not tell the retrain thread that its process was killed: %s",
+                        exc.response.get("error"))

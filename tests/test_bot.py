@@ -360,6 +360,20 @@ def test_a_retrain_process_that_ends_is_reaped(fake_slack, monkeypatch):
     assert not _alive(job.pid)
 
 
+def test_a_killed_retrain_process_is_told_in_its_thread(fake_slack, monkeypatch, tmp_path):
+    """Killed by a signal, `uchi retrain` cannot tell its thread; the bot that started it does."""
+    from uchi.bot.threads import start_retrain
+
+    cfg = configure(monkeypatch, fake_slack)
+    killed = tmp_path / "killed"
+    killed.write_text("#!/bin/sh\nkill -9 $$\n")
+    killed.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(killed))
+    start_retrain(cfg, BOT_TOKEN, "C0GENERAL", "1767225601.000100", "en", ADMIN)
+    [told] = fake_slack.wait_for("chat.postMessage", lambda a: a.get("thread_ts") == "1767225601.000100")
+    assert told.args["text"].startswith("Training failed: the `uchi retrain` process") and "SIGKILL" in told.args["text"]
+
+
 def test_uchi_status_counts(bot):
     with Store.open(bot.services.cfg) as store:
         seed_facts(store, bot.services.cfg)

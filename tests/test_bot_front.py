@@ -238,3 +238,29 @@ def test_unreachable_slack_api_and_store_are_clear_startup_errors(monkeypatch, c
     assert main(["bot", "--http"]) == 2
     err = capsys.readouterr().err
     assert "cannot open the store" in err and "Traceback" not in err
+
+
+def test_an_ask_is_acked_while_many_mentions_wait_for_a_locked_store(bot):
+    """What a listener does after its ack runs on its own threads: 70 mentions waiting for SQLite's write lock
+    (more than Bolt's 64 listener threads) must not hold up the ack of an /ask that arrives behind them."""
+    import sqlite3
+    import threading
+
+    with Store.open(bot.services.cfg) as store:
+        path = store.path
+    holder = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(5.0, holder.commit)
+    release.start()
+    try:
+        for n in range(70):
+            assert bot.slack.mention(f"U0MEN{n:03d}", f"Mention {n}: where is the Lab Deck?")[0].status_code == 200
+        started = time.monotonic()
+        response = bot.slack.command("/ask", "Where is the server room?", ASKER)
+        acked = time.monotonic() - started
+        held = release.is_alive()
+    finally:
+        release.join()
+        holder.close()
+    assert response.status_code == 200 and held and acked < 1.0, acked
+    bot.fake.wait_for("chat.postMessage", lambda a: a["text"].startswith("Thinking"), count=71, timeout=60)
