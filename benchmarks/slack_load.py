@@ -169,14 +169,14 @@ def ask_load(bot: Bot, fake: FakeSlack, slack: Slack, n: int, tag: str, drain_s:
     statuses = {}
     for _, _, status in results:
         statuses[status] = statuses.get(status, 0) + 1
-    # The question post carries the question; the placeholder is posted in its thread.
-    time.sleep(1.0)
-    posts = {c.response.get("ts"): c.args["text"].split(": ", 1)[-1] for c in fake.called(
-        "chat.postMessage", lambda a: tag in a.get("text", "") and not a.get("thread_ts"))}
+    # The question post carries the question; the placeholder is posted in its thread. Both come after the
+    # acks, so both are looked for until the deadline.
     placeholders = {}
     sent_at = {q: sent for q, (sent, _, _) in zip(questions, results)}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        posts = {c.response.get("ts"): c.args["text"].split(": ", 1)[-1] for c in fake.called(
+            "chat.postMessage", lambda a: tag in a.get("text", "") and not a.get("thread_ts"))}
         for c in fake.called("chat.postMessage", lambda a: a.get("thread_ts") in posts):
             question = posts[c.args["thread_ts"]]
             if question in sent_at and question not in placeholders:
