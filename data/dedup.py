@@ -154,8 +154,12 @@ def _bands(text: str) -> tuple[int, ...]:
 
 
 def index(store: Store, pair_id: int, question: str) -> None:
-    store.db.conn.executemany("INSERT OR REPLACE INTO question_bands (pair_id, band, hash) VALUES (?, ?, ?)",
-                              [(pair_id, band, h) for band, h in enumerate(bands(question))])
+    _write_bands(store, [(pair_id, band, h) for band, h in enumerate(bands(question))])
+
+
+def _write_bands(store: Store, rows: list[tuple[int, int, int]]) -> None:
+    """(pair id, band, hash) rows into the index, replacing a pair's earlier bands."""
+    store.db.conn.executemany("INSERT OR REPLACE INTO question_bands (pair_id, band, hash) VALUES (?, ?, ?)", rows)
 
 
 def backfill(store: Store) -> int:
@@ -231,8 +235,7 @@ class Index:
         self.known.pop(question, None)
 
     def flush(self) -> None:
-        self.store.db.conn.executemany("INSERT OR REPLACE INTO question_bands (pair_id, band, hash) VALUES (?, ?, ?)",
-                                       self.pending)
+        _write_bands(self.store, self.pending)
         self.pending = []
 
 
