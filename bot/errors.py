@@ -134,7 +134,7 @@ def told(client, respond, context, error: UchiError) -> None:
     """A user's error found after a listener acked, told here rather than raised: Bolt's thread runner, when a
     listener raises after ack(), briefly holds a 500 where the HTTP side may read it (seen once in CI under
     load: /promote of an unknown version answered 500)."""
-    message, _ = describe(error, context.get("lang", "en"), {})
+    message, _ = describe(error, context["uchi"].language(context), {})
     deliver(client, respond, context, message)
 
 
