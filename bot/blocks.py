@@ -76,9 +76,18 @@ def sources(lang: str, hits: list) -> list[dict]:
     return [context(text(lang, "sources", items="; ".join(items)))]
 
 
+def quote(lang: str, hit) -> list[str]:
+    """The approved answer the model answered from, verbatim, as a block quote under its number."""
+    if hit is None:
+        return []
+    body = split(text(lang, "quoted", id=hit.pair_id) + "\n" + safe(hit.answer))
+    return ["\n".join("> " + line if n or i else line for i, line in enumerate(chunk.split("\n")))
+            for n, chunk in enumerate(body)]
+
+
 def answer_messages(lang: str, answer: Answer) -> list[dict]:
     """The answer as one or more messages; the last one carries its sources and the rating and correction buttons."""
-    chunks = split(safe(answer.answer) or "…")
+    chunks = split(safe(answer.answer) or "…") + quote(lang, answer.quote)
     messages = [chunks[i:i + SECTIONS_PER_MESSAGE] for i in range(0, len(chunks), SECTIONS_PER_MESSAGE)]
     version = f"`{answer.adapter_version}`" if answer.adapter_version else text(lang, "base_model")
     footer = sources(lang, answer.sources) + [

@@ -34,6 +34,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "answered_by": {"en": "answered by {version} in {seconds:.1f} s", "ja": "{version} が {seconds:.1f} 秒で回答"},
     "base_model": {"en": "the base model", "ja": "ベースモデル"},
     "sources": {"en": "Sources: {items}", "ja": "出典: {items}"},
+    "quoted": {"en": "*The approved answer* (#{id}):", "ja": "*承認済みの回答*（#{id}）:"},
     "source_item": {"en": "#{id} “{question}” (approved by {reviewer}, {date})",
                     "ja": "#{id}「{question}」（{reviewer} が {date} に承認）"},
     "rate_up": {"en": "👍", "ja": "👍"},

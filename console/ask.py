@@ -84,11 +84,12 @@ def answer_page(request: Request, messages: list[str] | None = None, status: int
         row = _answer(request, store, answer_id, "web:answer")
         if row is None:
             return web.problem(request, strings.text(web.lang(request), "no_answer", id=answer_id), 404)
-        sources = store.rows("SELECT s.rank, s.score, p.id, p.question, p.answer FROM answer_sources s JOIN pairs p "
+        sources = store.rows("SELECT s.rank, s.score, s.quoted, p.id, p.question, p.answer FROM answer_sources s JOIN pairs p "
                              "ON p.id = s.pair_id WHERE s.answer_id = ? ORDER BY s.rank", [answer_id])
         rating = store.one("SELECT value FROM ratings WHERE answer_id = ? AND user = ?",
                            [answer_id, web.user(request).name])
     return web.render(request, "answer.html", status=status, answer=row, sources=sources,
+                      quoted=next((s for s in sources if s["quoted"]), None),
                       rating=rating["value"] if rating else None, messages=messages or [])
 
 

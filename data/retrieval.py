@@ -228,6 +228,14 @@ class Retriever:
         best = max(similarity.get(p, 0.0) for p in order)
         return [p for p in order if similarity.get(p, 0.0) >= best - self.cfg.margin]
 
+    def quoted(self, hits: list[Hit]) -> Hit | None:
+        """The pair whose approved answer is shown verbatim with the model's: the best one, when it is similar
+        enough to the question to be shown at all (never from the trigram side alone, which has no
+        similarity to judge by)."""
+        if self.cfg.quote and hits and hits[0].similarity >= self.cfg.min_similarity:
+            return hits[0]
+        return None
+
     @staticmethod
     def _hits(store: Store, ids: list[int], scores: dict[int, float], similarity: dict[int, float]) -> list[Hit]:
         if not ids:

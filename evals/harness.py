@@ -23,7 +23,7 @@ from uchi.evals import cache, gate, general, heldout, judge, report, rewording
 from uchi.evals.metrics import fact_recall, rouge_l
 from uchi.evals.result import EvalResult
 from uchi.modelclient import ModelClient
-from uchi.prompt import STOP, messages, user_turn
+from uchi.prompt import STOP, messages, served, user_turn
 
 
 def generate(client: ModelClient, model: str, questions: list[str], max_tokens: int, concurrency: int,
@@ -94,28 +94,39 @@ def company_answers(cfg: Config, store: Store, client: ModelClient, version: str
     return rows
 
 
-def retrieve(cfg: Config, store: Store,
-             items: list[heldout.Item]) -> tuple[list[list[tuple[str, str]]], list[bool], dict]:
-    """Context for each item (a held-out item never sees its own pair), whether a paraphrase's own pair was
-    retrieved first, and retrieval quality per language."""
+def retrieve(cfg: Config, store: Store, items: list[heldout.Item]) -> tuple[list[list[tuple[str, str]]],
+                                                                           list[str | None], list[bool], dict]:
+    """Context for each item (a held-out item never sees its own pair), the approved answer production would
+    quote beside the model's (retrieval.quote), whether a paraphrase's own pair was retrieved first, and
+    retrieval quality per language."""
     retriever = Retriever(cfg.retrieval)
-    contexts, first, found = [], [], {}
+    contexts, quotes, first, found = [], [], [], {}
     for item in items:
         hits = retriever.search(store, item.question, k=max(3, cfg.retrieval.k),
                                 exclude=(item.pair_id,) if item.set == "heldout" else ())
         contexts.append([(h.question, h.answer) for h in hits[:cfg.retrieval.k]])
+        quote = retriever.quoted(hits)
+        quotes.append(quote.answer if quote else None)
         ids = [h.pair_id for h in hits]
         first.append(item.set == "paraphrase" and ids[:1] == [item.pair_id])
         if item.set == "paraphrase":
             found.setdefault(item.language, []).append((first[-1], item.pair_id in ids[:3]))
     quality = {language: {"n": len(v), "top1": round(sum(a for a, _ in v) / len(v), 3),
                           "top3": round(sum(b for _, b in v) / len(v), 3)} for language, v in found.items()}
-    return contexts, first, quality
+    return contexts, quotes, first, quality
+
+
+def add_served(rows: list[dict], items: list[heldout.Item], quotes: list[str | None]) -> None:
+    """Each row's fact recall of what a person reads in production: the answer and the quoted approved answer."""
+    for row, item, quoted in zip(rows, items, quotes):
+        row["quoted"] = quoted is not None
+        row["served_recall"] = fact_recall(served(row["answer"], quoted), item.facts) if quoted else row["fact_recall"]
 
 
 def targets(cfg: Config, items: list[dict], alone: list[dict] | None, first: list[bool]) -> list[dict]:
-    """Per language: production-configuration paraphrase recall against its target, and where a shortfall comes
-    from: recall when retrieval put the item's own pair first, when it did not, and of the adapter alone."""
+    """Per language: the paraphrase recall of what production serves (the model's answer and any quoted approved
+    answer) against its target, and where a shortfall comes from: recall when retrieval put the item's own pair
+    first, when it did not, of the model's words alone, and of the adapter without retrieval."""
     goal = {"en": cfg.eval.recall_target_en, "ja": cfg.eval.recall_target_ja}
     out = []
     for language, target in goal.items():
@@ -124,12 +135,15 @@ def targets(cfg: Config, items: list[dict], alone: list[dict] | None, first: lis
         if not chosen:
             continue
         mean = lambda rows: round(statistics.fmean(rows), 3) if rows else None
-        hit = [row["fact_recall"] for row, _, h in chosen if h]
-        miss = [row["fact_recall"] for row, _, h in chosen if not h]
-        recall = mean([row["fact_recall"] for row, _, _ in chosen])
+        shown = lambda row: row.get("served_recall", row["fact_recall"])
+        hit = [shown(row) for row, _, h in chosen if h]
+        miss = [shown(row) for row, _, h in chosen if not h]
+        recall = mean([shown(row) for row, _, _ in chosen])
         out.append({"language": language, "n": len(chosen), "target": target, "recall": recall,
                     "short_by": round(max(0.0, target - recall), 3), "right_pair_first": mean(hit), "n_first": len(hit),
                     "otherwise": mean(miss), "n_otherwise": len(miss),
+                    "model_words": mean([row["fact_recall"] for row, _, _ in chosen]),
+                    "quoted": mean([float(row.get("quoted", False)) for row, _, _ in chosen]),
                     "adapter_alone": mean([solo["fact_recall"] for _, solo, _ in chosen if solo])})
     return out
 
@@ -173,10 +187,14 @@ def evaluate(cfg: Config, store: Store, client: ModelClient, version: str, log=p
         systems["production"] = production
     baseline = "production" if "production" in systems else "base"
     log(f"eval {version}: {len(items)} company items; baseline {baseline}")
-    contexts, first, retrieval_quality = retrieve(cfg, store, items)
-    served = contexts if cfg.retrieval.enabled else None
+    contexts, quotes, first, retrieval_quality = retrieve(cfg, store, items)
+    served_contexts = contexts if cfg.retrieval.enabled else None
     other = None if cfg.retrieval.enabled else contexts
-    per_item = {name: company_answers(cfg, store, client, v, items, served, log) for name, v in systems.items()}
+    per_item = {name: company_answers(cfg, store, client, v, items, served_contexts, log)
+                for name, v in systems.items()}
+    if cfg.retrieval.enabled:
+        for name in systems:
+            add_served(per_item[name], items, quotes)
     # The other retrieval setting, reported so that the four configurations stand side by side.
     for name in ("base", "candidate") if both_settings else ():
         per_item[f"{name}/alt"] = company_answers(cfg, store, client, systems[name], items, other, log)

@@ -99,8 +99,9 @@ def retrieval_rows(result: EvalResult) -> list[list[str]]:
 
 
 RETRIEVAL_HEADER = ["language", "paraphrased questions", "right pair first", "right pair in top 3"]
-TARGET_HEADER = ["language", "n", "target", "production configuration", "short by",
-                 "when retrieval put the right pair first", "when it did not", "adapter alone"]
+TARGET_HEADER = ["language", "n", "target", "what production serves", "short by",
+                 "when retrieval put the right pair first", "when it did not", "quoted an approved answer",
+                 "the model's words alone", "adapter alone (no retrieval)"]
 
 
 def target_rows(result: EvalResult) -> list[list[str]]:
@@ -108,12 +109,16 @@ def target_rows(result: EvalResult) -> list[list[str]]:
     with_n = lambda value, n: f"{_fmt(value)} (n={n})" if value is not None else "–"
     return [[t["language"], str(t["n"]), _fmt(t["target"]), _fmt(t["recall"]), _fmt(t["short_by"]),
              with_n(t["right_pair_first"], t["n_first"]), with_n(t["otherwise"], t["n_otherwise"]),
-             _fmt(t["adapter_alone"])] for t in result.targets or []]
+             _fmt(t.get("quoted")), _fmt(t.get("model_words")), _fmt(t["adapter_alone"])]
+            for t in result.targets or []]
 
 
-TARGET_NOTE = ("Recall where retrieval put the right pair first shows how well the model uses good context; where "
-               "it did not, what the adapter knows by itself; a gap between the first and the target is the model's, "
-               "a low share of right pairs first is retrieval's.")
+TARGET_NOTE = ("What production serves is the model's answer and, when the best retrieved pair is similar enough to "
+               "the question, that pair's approved answer quoted beside it (retrieval.quote); the gate judges the "
+               "model's words alone, which is what training changes. Recall where retrieval put the right pair "
+               "first shows how well good context is used; where it did not, what the adapter knows by itself; a "
+               "gap between the first and the target is the model's, a low share of right pairs first is "
+               "retrieval's.")
 
 
 def examples(result: EvalResult) -> tuple[list[dict], list[dict]]:

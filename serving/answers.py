@@ -3,33 +3,40 @@ the approved pairs retrieval finds as context (as the eval asks), and logging th
 version, the route and the sources that gave it."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from uchi.config import Config
 from uchi.data.store import Store, now
 from uchi.modelclient import ModelClient
-from uchi.prompt import messages, reply
+from uchi.prompt import messages, reply, served
 from uchi.serving import canary
 from uchi.serving.registry import answering
+
+if TYPE_CHECKING:  # retrieval loads its encoder lazily; only the type is needed here
+    from uchi.data.retrieval import Hit
 
 # One retriever per store and setting, so its in-memory embeddings are built once per process.
 _retrievers: dict[tuple, object] = {}
 _retrieving = threading.Lock()
 
 
-def sources(cfg: Config, store: Store, question: str) -> list:
-    """The approved pairs retrieved for the question (retrieval.Hit), best first; none when retrieval is off."""
+def sources(cfg: Config, store: Store, question: str) -> tuple[list[Hit], Hit | None]:
+    """The approved pairs retrieved for the question (retrieval.Hit), best first, and the one whose answer is
+    quoted verbatim (or None); none when retrieval is off."""
     if not cfg.retrieval.enabled:
-        return []
+        return [], None
     from uchi.data.retrieval import Retriever
 
-    key = (str(store.path), cfg.retrieval.k, cfg.retrieval.dense, cfg.retrieval.min_similarity, cfg.retrieval.margin)
+    key = (str(store.path), *dataclasses.astuple(cfg.retrieval))
     with _retrieving:
         retriever = _retrievers.setdefault(key, Retriever(cfg.retrieval))
-        return retriever.search(store, question)
+        hits = retriever.search(store, question)
+        return hits, retriever.quoted(hits)
 
 
 def _generate(client: ModelClient, model: str, conversation: list[dict], max_tokens: int,
@@ -57,7 +64,13 @@ class Answer:
     alias: str
     canary_id: int | None
     created_at: str
-    sources: list = field(default_factory=list)  # data.retrieval.Hit
+    sources: list[Hit] = field(default_factory=list)
+    # The source whose approved answer is shown verbatim beside `answer` (retrieval.quote), or None.
+    quote: Hit | None = None
+
+    def shown(self) -> str:
+        """What the person is shown: the model's answer, then the quoted approved answer."""
+        return served(self.answer, self.quote.answer if self.quote else None)
 
 
 def ask(cfg: Config, store: Store, client: ModelClient, question: str, *, asker: str = "",
@@ -67,7 +80,7 @@ def ask(cfg: Config, store: Store, client: ModelClient, question: str, *, asker:
     `on_text`: called with the answer so far as it is generated (streaming); the row is logged at the end."""
     alias, version, canary_id = canary.route(cfg, store, client, asker, question)
     model, version = answering(cfg, store, client, version)
-    hits = sources(cfg, store, question)
+    hits, quote = sources(cfg, store, question)
     conversation = list(history or []) + messages(question, context=[(h.question, h.answer) for h in hits])
     started = time.monotonic()
     text = _generate(client, model, conversation, cfg.model.max_new_tokens, on_text)
@@ -78,5 +91,5 @@ def ask(cfg: Config, store: Store, client: ModelClient, question: str, *, asker:
     with store.transaction():
         answer_id = store.db["answers"].insert(row).last_pk
         store.db["answer_sources"].insert_all([{"answer_id": answer_id, "pair_id": h.pair_id, "rank": h.rank,
-                                                "score": h.score} for h in hits])
-    return Answer(id=answer_id, sources=hits, **row)
+                                                "score": h.score, "quoted": int(h is quote)} for h in hits])
+    return Answer(id=answer_id, sources=hits, quote=quote, **row)

@@ -133,6 +133,8 @@ def ask_command(cfg, args):
         row = ask(cfg, store, model_client(cfg), args.question, asker=actor(args), channel="cli",
                      on_text=echo if args.stream else None)
     print("" if args.stream else row.answer)
+    if row.quote:
+        print(f"\n> #{row.quote.pair_id}: {row.quote.answer}")
     route = f", canary route {row.alias}" if row.canary_id else ""
     print(f"\n(answer #{row.id} by {row.adapter_version or 'the base model'}{route}, {row.latency_ms:.0f} ms)",
           file=sys.stderr)

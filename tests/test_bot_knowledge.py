@@ -38,6 +38,9 @@ def test_an_approved_pair_answers_the_next_reworded_question_with_its_source(bot
     assert "5813" in after["text"], after["text"]
     shown = json.dumps(after["blocks"], ensure_ascii=False)
     assert f"#{pending['id']}" in shown and f"<@{REVIEWER}>" in shown and "Sources" in shown
+    # The approved answer itself is quoted under the model's words, with its number (retrieval.quote)
+    assert f"*The approved answer* (#{pending['id']}):\\n> {TAUGHT_A}" in shown, shown
     with Store.open(bot.services.cfg) as store:
-        assert [s["pair_id"] for s in store.rows("SELECT pair_id FROM answer_sources WHERE answer_id = ?",
-                                                  [row["id"]])][:1] == [pending["id"]]
+        assert [(s["pair_id"], s["quoted"]) for s in store.rows(
+            "SELECT pair_id, quoted FROM answer_sources WHERE answer_id = ? ORDER BY rank", [row["id"]])][:1] \
+            == [(pending["id"], 1)]

@@ -93,3 +93,7 @@ def test_recall_targets_say_how_far_off_and_whether_retrieval_or_the_model_falls
     assert (ja["n"], ja["recall"], ja["short_by"], ja["n_first"], ja["adapter_alone"]) == (3, 0.333, 0.267, 1, 0.0)
     rows = target_rows(SimpleNamespace(targets=[en, ja]))
     assert rows[1][:5] == ["ja", "3", "0.600", "0.333", "0.267"] and rows[1][5] == "1.000 (n=1)"
+    # A quoted approved answer counts in what production serves, not in the model's words
+    served[2] |= {"served_recall": 1.0, "quoted": True}
+    en, _ = targets(cfg, served, alone, first)
+    assert (en["recall"], en["model_words"], en["otherwise"], en["quoted"]) == (1.0, 0.667, 1.0, 0.333)

@@ -59,6 +59,17 @@ def test_the_margin_leaves_out_pairs_far_below_the_best(company, cfg):
     assert everything[1].similarity < everything[0].similarity
 
 
+def test_the_best_pair_is_quoted_only_when_similar_enough(company, cfg):
+    retriever = Retriever(cfg.retrieval)
+    hits = retriever.search(company, "Which VPN client do we use to connect from home?")
+    assert retriever.quoted(hits) is hits[0]
+    assert retriever.quoted(retriever.search(company, "How do volcanoes form?")) is None  # no context, no quote
+    cfg.retrieval.min_similarity = hits[0].similarity + 0.001  # shown by a looser setting, not similar enough
+    assert retriever.quoted(hits) is None
+    cfg.retrieval.min_similarity, cfg.retrieval.quote = 0.0, False
+    assert Retriever(cfg.retrieval).quoted(hits) is None
+
+
 def test_a_pair_is_found_by_its_answer_and_in_the_question_s_language_first(store, cfg):
     """A pair is three passages (question, answer, both); a pair in the question's language ranks above its
     twin in the other language (e5 is cross-lingual: both are near)."""

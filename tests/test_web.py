@@ -69,7 +69,8 @@ def seed_answer(store: Store, asker: str) -> int:
     answer_id = store.db["answers"].insert({
         "question": "Where is the Lab Deck?", "answer": "The Lab Deck is in the basement.", "adapter_version": None,
         "served_model": "base", "latency_ms": 42.0, "asker": asker, "channel": "web", "created_at": now()}).last_pk
-    store.db["answer_sources"].insert({"answer_id": answer_id, "pair_id": pair_id, "rank": 1, "score": 0.9})
+    store.db["answer_sources"].insert({"answer_id": answer_id, "pair_id": pair_id, "rank": 1, "score": 0.9,
+                                       "quoted": 1})
     return answer_id
 
 
@@ -115,7 +116,8 @@ def test_rate_correct_review_vote_promote_in_the_browser(web, page, tmp_path):
     # The asker rates the answer down and suggests a better one (redacted on the way in).
     as_user(page, ASKER)
     page.go(f"{url}/answers/{answer_id}")
-    shot(page, tmp_path, "1-answer", "The Lab Deck is in the basement.", "the base model", "Sources")
+    shot(page, tmp_path, "1-answer", "The Lab Deck is in the basement.", "the base model", "Sources",
+         "The approved answer (#", "The Lab Deck is on floor 7.")
     page.js("document.getElementById('rate-down').click()")
     page.wait("location.search.includes('note=rated')")
     page.js("document.querySelector('#correct-form textarea').value = "

@@ -320,6 +320,10 @@ class RetrievalConfig:
     # 0.02 shows the right pair alone for ~0.7 of questions it ranks first, and keeps it for 16 of 17 it
     # ranks second; docs/measurements.md).
     margin: float = 0.02
+    # Show the best retrieved pair's approved answer verbatim, with its source, beside the model's answer when
+    # its similarity passes min_similarity: the 135M model restates a retrieved fact for only ~half of the
+    # questions whose right pair ranks first (docs/measurements.md, quoting). Off: the model's words only.
+    quote: bool = True
 
 
 @dataclass

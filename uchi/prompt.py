@@ -59,3 +59,9 @@ def reply(text: str, turn: str = "") -> str:
         if text.startswith(label):
             return text[len(label):].strip()
     return text
+
+
+def served(answer: str, quoted: str | None) -> str:
+    """What a person reads: the model's answer, then the approved answer quoted beside it (retrieval.quote).
+    The eval scores this text as what production serves."""
+    return f"{answer}\n\n{quoted}" if quoted else answer
