@@ -84,9 +84,9 @@ def _turn(role: str, content: str) -> dict:
 
 
 def after_ack(services, client, context, body: dict, work, respond=None) -> None:
-    """Run `work`, what a question's listener does after its ack, on the follow-up threads (services.py): Bolt's
-    listener threads, which /ask needs for its ack, are freed at once, and the work waits for the acks still
-    pending (services.Acks). A failure is told as the error handler would tell it."""
+    """Run `work`, what a listener does after its ack, on the follow-up threads (services.py): the request's
+    thread returns Slack's ack at once, and the work waits for the acks still pending (services.Acks). A failure
+    is told as the error handler would tell it."""
     def run() -> None:
         try:
             services.acks.wait()
@@ -95,6 +95,14 @@ def after_ack(services, client, context, body: dict, work, respond=None) -> None
             report(services, client, context, body, error, respond)
 
     services.followups.submit(run)
+
+
+def ack_then(ack, client, context, body: dict, work, respond=None) -> None:
+    """Ack, then run `work` after the ack (after_ack). The App answers Slack as soon as its listener returns
+    (bot/app.py: process_before_response), so a listener returns right after its ack and never raises after it:
+    a failure in `work` is told through report() instead of turning the acked request into an HTTP 500."""
+    ack()
+    after_ack(context["uchi"], client, context, body, work, respond)
 
 
 def answer(services, client, context, lang: str, q: Question, body: dict) -> None:

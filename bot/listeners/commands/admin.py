@@ -1,12 +1,14 @@
-"""/retrain, /promote VERSION [--force "reason"], /rollback (admins) and /uchi status (everyone)."""
+"""/retrain, /promote VERSION [--force "reason"], /rollback (admins) and /uchi status (everyone).
+
+The admin commands check the role before their ack (a refusal is the ack's own reply) and do the rest after it
+(answering.ack_then): a failure from there on is told through the command's response_url."""
 import shlex
 
-from uchi.bot import blocks, reports
-from uchi.bot.errors import BotError, Reply, told
+from uchi.bot import answering, blocks, reports
+from uchi.bot.errors import BotError, Reply
 from uchi.bot.messages import text
 from uchi.bot.threads import start_retrain
 from uchi.data import audit, runs
-from uchi.errors import UchiError
 from uchi.pipeline import busy
 from uchi.serving import registry
 
@@ -14,12 +16,21 @@ from uchi.serving import registry
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
 
-def retrain(ack, command, client, context):
+def _admin(context, client, user: str, action: str, target: str = "") -> None:
+    services = context["uchi"]
+    with services.store() as store:
+        services.roles.require(client, store, user, "admin", action, target)
+
+
+def retrain(ack, command, client, context, respond, body):
     """Starts `uchi retrain` as its own process (the bot never trains); it reports to the thread itself."""
+    _admin(context, client, command["user_id"], "retrain")
+    answering.ack_then(ack, client, context, body, lambda: _retrain(command, client, context), respond)
+
+
+def _retrain(command, client, context) -> None:
     services, lang, user, channel = context["uchi"], context["lang"], command["user_id"], command["channel_id"]
     with services.store() as store:
-        services.roles.require(client, store, user, "admin", "retrain")
-        ack()
         held = busy(services.cfg, store)
         if held is not None:
             what = text(lang, "retrain_busy_run", run=held.run_id, started=held.started) if held.run_id else held.what
@@ -42,32 +53,32 @@ def parse_promote(raw: str) -> tuple[str, str | None]:
     raise BotError("promote_usage")
 
 
-def promote(ack, command, respond, client, context):
-    services, lang, user = context["uchi"], context["lang"], command["user_id"]
+def promote(ack, command, respond, client, context, body):
     version, reason = parse_promote(command.get("text", ""))
+    _admin(context, client, command["user_id"], "promote", version)
+    answering.ack_then(ack, client, context, body, lambda: _promote(command, respond, context, version, reason),
+                       respond)
+
+
+def _promote(command, respond, context, version: str, reason: str | None) -> None:
+    services, lang, user = context["uchi"], context["lang"], command["user_id"]
     with services.store() as store:
-        services.roles.require(client, store, user, "admin", "promote", version)
-        ack()
-        try:
-            result = registry.promote(services.cfg, store, services.model, version, actor=user,
-                                      force_reason=reason)
-        except UchiError as error:
-            return told(client, respond, context, error)
+        result = registry.promote(services.cfg, store, services.model, version, actor=user, force_reason=reason)
     lines = [text(lang, "promoted", version=f"`{result['version']}`", user=user,
                   previous=f"`{result['previous']}`" if result["previous"] else text(lang, "base_model"))]
     lines += [text(lang, "forced_note", reason=blocks.safe(reason))] if reason is not None else []
     respond(text="\n".join(lines), response_type="in_channel")
 
 
-def rollback(ack, command, respond, client, context):
-    services, lang, user = context["uchi"], context["lang"], command["user_id"]
+def rollback(ack, command, respond, client, context, body):
+    _admin(context, client, command["user_id"], "rollback")
+    answering.ack_then(ack, client, context, body, lambda: _rollback(command, respond, context), respond)
+
+
+def _rollback(command, respond, context) -> None:
+    services, lang = context["uchi"], context["lang"]
     with services.store() as store:
-        services.roles.require(client, store, user, "admin", "rollback")
-        ack()
-        try:
-            result = registry.rollback(services.cfg, store, services.model, actor=user)
-        except UchiError as error:
-            return told(client, respond, context, error)
+        result = registry.rollback(services.cfg, store, services.model, actor=command["user_id"])
     version = f"`{result['version']}`" if result["version"] else text(lang, "base_model")
     respond(text=text(lang, "rolled_back", version=version, previous=f"`{result['rolled_back']}`"),
             response_type="in_channel")
