@@ -85,8 +85,8 @@ def register(app, services) -> None:
 
 
 def acked_first(body: dict) -> bool:
-    """Events (Bolt acks them before their listener runs) and /ask (its listener acks first)."""
-    return body.get("type") == "event_callback" or body.get("command") == "/ask"
+    """Events (Bolt acks them before their listener runs) and the commands that ack first (commands.ACKS_FIRST)."""
+    return body.get("type") == "event_callback" or commands.acks_first(body.get("command"))
 
 
 def unknown_name(body: dict) -> str | None:

@@ -10,6 +10,13 @@ COMMANDS = {
     "/uchi": admin.uchi,
 }
 
+# Their listener acks before anything asks Slack or the store; it looks the user's language up after the ack.
+ACKS_FIRST = (asking.ask,)
+
+
+def acks_first(name: str | None) -> bool:
+    return COMMANDS.get(name) in ACKS_FIRST
+
 
 def register(app) -> None:
     for name, listener in COMMANDS.items():
