@@ -12,10 +12,16 @@ from uchi.bot.services import Services
 
 
 def build_app(services: Services, client: WebClient, signing_secret: str | None = None) -> App:
-    """HTTP mode verifies Slack's signature with `signing_secret`; Socket Mode (None) needs none."""
+    """HTTP mode verifies Slack's signature with `signing_secret`; Socket Mode (None) needs none.
+
+    process_before_response: Bolt runs a listener on the request's own thread and answers Slack when the
+    listener returns, instead of handing it to a listener thread and polling for its ack every 10 ms. Every
+    listener therefore returns right after its ack and does the rest on the follow-up threads
+    (answering.ack_then / after_ack); nothing raises after an ack."""
     quiet_sdk_logs()
     app = App(client=client, signing_secret=signing_secret or "", request_verification_enabled=bool(signing_secret),
-              listener_executor=services.executor, logger=logging.getLogger("uchi.bot.bolt"))
+              process_before_response=True, listener_executor=services.executor,
+              logger=logging.getLogger("uchi.bot.bolt"))
     errors.install(app, services)
     middleware.register(app, services)
     register_listeners(app)

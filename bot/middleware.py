@@ -9,7 +9,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-from slack_bolt import Ack, BoltResponse
+from slack_bolt import BoltResponse
 
 from uchi.bot import blocks
 from uchi.bot.listeners import actions, commands, events, shortcuts, views
@@ -51,8 +51,6 @@ def register(app, services) -> None:
     def inject(body, context, next):
         """Questions (/ask, mentions, DMs) are acked before anything asks Slack or the store: their listener
         looks the user's language up after the ack (services.language). Everything else finds it here."""
-        if context.ack.response is None:
-            context["ack"] = SettledAck()
         context["uchi"] = services
         if not acked_first(body):
             services.language(context)
@@ -85,7 +83,7 @@ def register(app, services) -> None:
 
 
 def acked_first(body: dict) -> bool:
-    """Events (Bolt acks them before their listener runs) and the commands that ack first (commands.ACKS_FIRST)."""
+    """Events (their listeners only hand the work on: answering.after_ack) and the commands that ack first."""
     return body.get("type") == "event_callback" or commands.acks_first(body.get("command"))
 
 
@@ -106,21 +104,6 @@ def unknown_name(body: dict) -> str | None:
     else:
         return None
     return None if name in known else str(name)
-
-
-class SettledAck(Ack):
-    """An acknowledgement that stays given. When a listener raises after ack(), Bolt's thread runner sets
-    ack.response back to None; if that happens before the HTTP side has read it (it polls every 10 ms),
-    Slack gets a 404 three seconds later and the user sees "dispatch_failed" instead of our message."""
-
-    @property
-    def response(self) -> BoltResponse | None:
-        return self.__dict__.get("_response")
-
-    @response.setter
-    def response(self, value: BoltResponse | None) -> None:
-        if value is not None or self.__dict__.get("_response") is None:
-            self.__dict__["_response"] = value
 
 
 class Recent:

@@ -4,8 +4,10 @@ your TLS-terminating proxy (Slack only calls https URLs).
 
 Every request is verified here, before Bolt or uchi reads a byte of it: a missing, malformed or stale
 timestamp or a wrong signature is answered 401 and nothing it names is contacted. A verified body Bolt
-could not parse is answered 400 with the reason. Bolt's dispatch blocks until the listener acks, so it
-runs on a worker thread, never on the event loop.
+could not parse is answered 400 with the reason. Bolt's dispatch runs the listener up to its ack (bot/app.py:
+the listener returns then, its work continues on the follow-up threads); a request may still wait for the store
+or Slack before its ack (an admin's role check, a form's validation), so dispatch runs on Starlette's worker
+threads (anyio's default limiter: 40 at once), never on the event loop.
 """
 from __future__ import annotations
 

@@ -13,9 +13,10 @@ from uchi.config import Config
 from uchi.data.store import Store
 from uchi.modelclient import ModelClient
 
-# Bolt runs listeners on these threads (its default is 5); an /ask's ack needs one. What a listener does after
-# its ack (posting the question and the placeholder) runs on the FOLLOWUPS threads instead and answers in the
-# backlog, so a slow Slack or a locked store never holds these and the acks they give.
+# Bolt's listener threads: with process_before_response (bot/app.py) a listener runs on the request's own thread
+# and Bolt uses these only for lazy listeners, which uchi has none of. What a listener does after its ack runs on
+# the FOLLOWUPS threads (answering.after_ack) and answers in the backlog, so a slow Slack or a locked store never
+# holds a request's thread and the ack it gives.
 WORKERS = 64
 FOLLOWUPS = 16
 # The longest a follow-up waits for a burst's acks (Acks.wait).

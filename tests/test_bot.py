@@ -226,6 +226,25 @@ def test_message_shortcut_turns_a_message_into_a_draft_pair(bot):
     assert pairs[0]["answer"].startswith("The Lab Deck is booked")
 
 
+def test_acks_never_wait_for_what_listeners_do_after_them(bot):
+    """Slack's request is answered when its listener returns (bot/app.py process_before_response): a listener
+    acks and hands the rest to the follow-up threads, so a slow Slack API (429, Retry-After 2 s, on views.open
+    and chat.postMessage) holds no ack of a command, a shortcut, a button or an event."""
+    message = bot.fake.user_message("C0GENERAL", ASKER, "The Lab Deck is booked in the Rooms app.")
+    bot.fake.inject("views.open", retry_after=2, times=2)
+    bot.fake.inject("chat.postMessage", retry_after=2)
+    started = time.monotonic()
+    responses = [bot.slack.command("/teach", "", ASKER), bot.slack.shortcut(REVIEWER, "teach_from_message", message),
+                 bot.slack.command("/ask", "Where is the Lab Deck?", ASKER), bot.slack.home_opened(REVIEWER)]
+    acked = time.monotonic() - started
+    assert [r.status_code for r in responses] == [200] * 4 and acked < 1.5, acked
+    assert not [c for c in bot.fake.called("views.open") if not c.injected]
+    opened = bot.fake.wait_for("views.open", count=4)  # the two 429s, then both modals after Slack's Retry-After
+    assert [c.response["view"]["callback_id"] for c in opened if not c.injected] == ["teach", "teach"]
+    bot.fake.wait_for("chat.postMessage", lambda a: "Lab Deck" in a.get("text", ""))
+    bot.fake.wait_for("views.publish", lambda a: a["user_id"] == REVIEWER)
+
+
 # Reviewing -----------------------------------------------------------------------------------------------
 
 def _teach(bot, user, question, answer):

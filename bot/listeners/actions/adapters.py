@@ -1,10 +1,13 @@
 """Promote / Reject on an eval report (admins only; the button must belong to that report's message)."""
-from uchi.bot import blocks, reports
+from uchi.bot import answering, blocks, reports
 from uchi.bot.messages import text
 
 
 def decide(ack, body, client, context, respond):
-    ack()
+    answering.ack_then(ack, client, context, body, lambda: _decide(body, client, context, respond), respond)
+
+
+def _decide(body, client, context, respond) -> None:
     services, lang, user = context["uchi"], context["lang"], body["user"]["id"]
     action, container = body["actions"][0], body.get("container", {})
     decision = "promoted" if action["action_id"] == "adapter_promote" else "rejected"

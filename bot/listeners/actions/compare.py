@@ -1,7 +1,7 @@
 """Blind side-by-side votes from reviewers: "Compare blind" on an eval report opens a modal; each vote
 re-decides the eval's gate and shows the next comparison. Button values are untrusted: the eval and item
 are checked by evals.human, and which side is the candidate is derived on the server."""
-from uchi.bot import blocks
+from uchi.bot import answering, blocks
 from uchi.bot.errors import BotError
 from uchi.evals import human
 
@@ -25,8 +25,11 @@ def _view(store, eval_id: int, user: str, lang: str, done: dict | None = None) -
     return blocks.comparison(lang, shown, remaining, done)
 
 
-def open_(ack, body, client, context):
-    ack()
+def open_(ack, body, client, context, respond):
+    answering.ack_then(ack, client, context, body, lambda: _open(body, client, context), respond)
+
+
+def _open(body, client, context) -> None:
     services, lang, user = context["uchi"], context["lang"], body["user"]["id"]
     value = body["actions"][0].get("value", "")
     with services.store() as store:
@@ -35,8 +38,11 @@ def open_(ack, body, client, context):
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-def vote(ack, body, client, context):
-    ack()
+def vote(ack, body, client, context, respond):
+    answering.ack_then(ack, client, context, body, lambda: _vote(body, client, context), respond)
+
+
+def _vote(body, client, context) -> None:
     services, lang, user = context["uchi"], context["lang"], body["user"]["id"]
     action = body["actions"][0]
     eval_part, _, item = action.get("value", "").partition(":")

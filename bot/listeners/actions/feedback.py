@@ -1,5 +1,5 @@
 """👍 / 👎 and "Suggest a better answer" on an answer; 👎 opens the correction modal straight away."""
-from uchi.bot import blocks, feedback
+from uchi.bot import answering, blocks, feedback
 from uchi.bot.messages import text
 from uchi.data import feedback as stored
 
@@ -11,7 +11,10 @@ def _answer(store, body, user):
 
 
 def rate(ack, body, client, context, respond):
-    ack()
+    answering.ack_then(ack, client, context, body, lambda: _rate(body, client, context, respond), respond)
+
+
+def _rate(body, client, context, respond) -> None:
     services, lang, user = context["uchi"], context["lang"], body["user"]["id"]
     value = 1 if body["actions"][0]["action_id"] == "rate_up" else -1
     with services.store() as store:
@@ -23,8 +26,11 @@ def rate(ack, body, client, context, respond):
         _open_correction(client, services.cfg, lang, body, row, note=text(lang, "rated_down"))
 
 
-def suggest(ack, body, client, context):
-    ack()
+def suggest(ack, body, client, context, respond):
+    answering.ack_then(ack, client, context, body, lambda: _suggest(body, client, context), respond)
+
+
+def _suggest(body, client, context) -> None:
     services, user = context["uchi"], body["user"]["id"]
     with services.store() as store:
         row = _answer(store, body, user)

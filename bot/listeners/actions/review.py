@@ -1,10 +1,13 @@
 """Approve / Edit / Reject on a pending pair, Keep / Drop on an employee's question offered as another way to
 ask a pair, in the App Home (reviewers only, checked on every click)."""
-from uchi.bot import blocks, review
+from uchi.bot import answering, blocks, review
 
 
-def decide(ack, body, client, context):
-    ack()
+def decide(ack, body, client, context, respond):
+    answering.ack_then(ack, client, context, body, lambda: _decide(body, client, context), respond)
+
+
+def _decide(body, client, context) -> None:
     services, lang, user = context["uchi"], context["lang"], body["user"]["id"]
     action = body["actions"][0]
     status = "approved" if action["action_id"] == "review_approve" else "rejected"
@@ -15,8 +18,11 @@ def decide(ack, body, client, context):
     review.publish_home(services, client, user, lang)
 
 
-def paraphrase(ack, body, client, context):
-    ack()
+def paraphrase(ack, body, client, context, respond):
+    answering.ack_then(ack, client, context, body, lambda: _paraphrase(body, client, context), respond)
+
+
+def _paraphrase(body, client, context) -> None:
     services, lang, user = context["uchi"], context["lang"], body["user"]["id"]
     action = body["actions"][0]
     with services.store() as store:
@@ -25,8 +31,11 @@ def paraphrase(ack, body, client, context):
     review.publish_home(services, client, user, lang)
 
 
-def edit(ack, body, client, context):
-    ack()
+def edit(ack, body, client, context, respond):
+    answering.ack_then(ack, client, context, body, lambda: _edit(body, client, context), respond)
+
+
+def _edit(body, client, context) -> None:
     services, lang, user = context["uchi"], context["lang"], body["user"]["id"]
     value = body["actions"][0].get("value")
     with services.store() as store:

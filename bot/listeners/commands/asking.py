@@ -9,9 +9,7 @@ def ask(ack, command, client, context, respond, body):
     services = context["uchi"]
     question = clean(command.get("text", "")).strip()
     answering.check(services.cfg, question)
-    ack()
-    answering.after_ack(services, client, context, body, lambda: _post(services, client, context, command, question),
-                        respond)
+    answering.ack_then(ack, client, context, body, lambda: _post(services, client, context, command, question), respond)
 
 
 def _post(services, client, context, command, question: str) -> None:
@@ -21,8 +19,11 @@ def _post(services, client, context, command, question: str) -> None:
         text=question, asker=command["user_id"], channel=command["channel_id"], ts=posted["ts"], thread_ts=None), command)
 
 
-def teach(ack, command, client, context):
-    ack()
+def teach(ack, command, client, context, respond, body):
+    answering.ack_then(ack, client, context, body, lambda: _open_teach(command, client, context), respond)
+
+
+def _open_teach(command, client, context) -> None:
     limits = (context["uchi"].cfg.data.max_question_chars, context["uchi"].cfg.data.max_answer_chars)
     client.views_open(trigger_id=command["trigger_id"], view=blocks.pair_modal(
         context["lang"], "teach", {"source": "slack:teach"}, limits, question=command.get("text", "").strip()))

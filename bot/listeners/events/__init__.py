@@ -1,5 +1,5 @@
-"""Events: an @mention in a channel, a DM to the bot, and the App Home being opened. Bolt acks an event before
-its listener runs; the listener hands the rest to the follow-up threads (answering.after_ack)."""
+"""Events: an @mention in a channel, a DM to the bot, and the App Home being opened. Bolt acks an event when its
+listener returns; the listener hands the rest to the follow-up threads (answering.after_ack)."""
 from uchi.bot import answering
 from uchi.bot.review import publish_home
 
@@ -25,9 +25,14 @@ def _answer(event, body, client, context):
         channel=channel, ts=event["ts"], thread_ts=event.get("thread_ts"), in_thread=not channel.startswith("D")), body)
 
 
-def home_opened(event, client, context):
+def home_opened(event, body, client, context):
+    if event.get("tab") == "home":
+        answering.after_ack(context["uchi"], client, context, body, lambda: _publish(event, client, context))
+
+
+def _publish(event, client, context):
     services = context["uchi"]
-    if event.get("tab") == "home" and context["claimed"]():
+    if context["claimed"]():
         publish_home(services, client, event["user"], services.language(context))
 
 

@@ -5,7 +5,7 @@ checked again. Invalid input is shown inside the modal (response_action: errors)
 """
 import json
 
-from uchi.bot import blocks, feedback, review
+from uchi.bot import answering, blocks, feedback, review
 from uchi.bot.messages import text
 from uchi.data import feedback as stored
 from uchi.data.text import clean
@@ -77,7 +77,10 @@ def review_edit(ack, body, view, client, context):
             return ack(response_action="errors", errors=errors)
         pair, _ = review.edit_and_approve(services.cfg, store, current["id"], question, answer, user)
         review.add_other_ways(store, pair["id"], _other_ways(view), "slack:review")
-    ack()
+    answering.ack_then(ack, client, context, body, lambda: _reviewed(services, client, pair, user, lang))
+
+
+def _reviewed(services, client, pair, user: str, lang: str) -> None:
     review.notify_author(client, services.locales, pair)
     review.publish_home(services, client, user, lang)
 
