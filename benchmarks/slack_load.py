@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/slack_load.py            # about 3-5 minutes on 2 cores
     .venv/bin/python benchmarks/slack_load.py --sizes 50  # a quick look
     .venv/bin/python benchmarks/slack_load.py --no-load --faults retrain  # only the bot killed mid-retrain
+    .venv/bin/python benchmarks/slack_load.py --sizes 200 --client httpx  # the client of the figures before
 
 Starts the real `uchi bot --http` process against a fake Slack Web API on loopback (tests/slack_fake.py,
 through `slack.api_url`) and a slow OpenAI-compatible model endpoint on loopback (tests/slack_fake.py
@@ -46,6 +47,7 @@ MODEL_DELAY_S = 0.25   # per answer at the loopback model; slack.answering = 4 o
 ANSWER = "Book the Lab Deck in the facilities calendar."
 UCHI = str(Path(sys.executable).parent / "uchi")
 FAULTS = ("model", "sqlite", "disk", "sigterm", "retrain")
+CLIENT = "raw"  # --client
 
 
 def free_port() -> int:
@@ -123,7 +125,41 @@ def signed(body: str, content_type: str) -> dict:
 
 
 async def burst(url: str, bodies: list[tuple[str, str]]) -> list[tuple[float, float, int | str]]:
-    """All at once: (sent at, seconds to the response, status or the exception's name)."""
+    """All at once: (sent at, seconds to the response, status or the exception's name).
+
+    Each request is one HTTP/1.1 exchange written and read as plain bytes on a connection of its own: the
+    senders share the bot's two cores, and httpx on the one thread that sends and reads a whole burst costs
+    1.5-2 ms of CPU per request (~0.3 ms this way), which every ack then waits for: against a route that does
+    nothing, 200 at once measured ack p99 250-400 ms with httpx, 70-90 ms this way. `--client httpx` measures
+    as docs/reliability.md's figures up to 3aa60ad did."""
+    if CLIENT == "httpx":
+        return await _burst_httpx(url, bodies)
+    host, port, path = _split(url)
+
+    async def one(body: str, content_type: str):
+        raw = body.encode()
+        head = "".join(f"{k}: {v}\r\n" for k, v in signed(body, content_type).items())
+        request = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{head}Content-Length: {len(raw)}\r\n"
+                   "Connection: close\r\n\r\n").encode() + raw
+        sent = time.monotonic()
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(request)
+            response = await asyncio.wait_for(reader.read(), 30)  # the server closes: Connection: close
+            writer.close()
+            return sent, time.monotonic() - sent, int(response.split(b" ", 2)[1])
+        except (OSError, asyncio.TimeoutError, IndexError, ValueError) as exc:
+            return sent, time.monotonic() - sent, type(exc).__name__
+    return await asyncio.gather(*(one(b, c) for b, c in bodies))
+
+
+def _split(url: str) -> tuple[str, int, str]:
+    address, path = url.split("://", 1)[1].split("/", 1)
+    host, port = address.rsplit(":", 1)
+    return host, int(port), "/" + path
+
+
+async def _burst_httpx(url: str, bodies: list[tuple[str, str]]) -> list[tuple[float, float, int | str]]:
     limits = httpx.Limits(max_connections=len(bodies) + 10, max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=30, limits=limits) as http:
         async def one(body, content_type):
@@ -458,15 +494,20 @@ def fault_retrain_killed(state: Path, fake: FakeSlack, slack: Slack, model_port:
 
 
 def main() -> None:
+    global CLIENT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,200,500", help="concurrent /ask bursts (comma-separated)")
     parser.add_argument("--mentions", type=int, default=40)
     parser.add_argument("--no-faults", action="store_true")
     parser.add_argument("--faults", default="all", help=f"which faults to run (comma-separated: {','.join(FAULTS)})")
     parser.add_argument("--no-load", action="store_true", help="only the fault run")
+    parser.add_argument("--client", choices=("raw", "httpx"), default=CLIENT,
+                        help="how bursts are sent: plain sockets, or httpx (as the figures up to 3aa60ad)")
     args = parser.parse_args()
+    CLIENT = args.client
     print(f"model: loopback OpenAI-compatible endpoint (tests/slack_fake.py SlowModel), {MODEL_DELAY_S}s per "
-          f"answer; bot: real `uchi bot --http`, slack.answering=4; {os.cpu_count()} CPUs (shared)", flush=True)
+          f"answer; bot: real `uchi bot --http`, slack.answering=4; {os.cpu_count()} CPUs (shared); "
+          f"client: {CLIENT}", flush=True)
     with tempfile.TemporaryDirectory(prefix="uchi-slack-load-") as tmp:
         state = Path(tmp)
         fake = FakeSlack()
