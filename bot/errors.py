@@ -130,14 +130,6 @@ def report(services, client, context, body: dict, error: BaseException, respond=
     deliver(client, respond if context.response_url else None, context, message)
 
 
-def told(client, respond, context, error: UchiError) -> None:
-    """A user's error found after a listener acked, told here rather than raised: Bolt's thread runner, when a
-    listener raises after ack(), briefly holds a 500 where the HTTP side may read it (seen once in CI under
-    load: /promote of an unknown version answered 500)."""
-    message, _ = describe(error, context["uchi"].language(context), {})
-    deliver(client, respond, context, message)
-
-
 def synchronous_reply(body: dict, message: str) -> BoltResponse | None:
     """A slash command or modal not yet acknowledged is answered in the HTTP response itself."""
     if "command" in body:

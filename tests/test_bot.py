@@ -470,6 +470,25 @@ def test_answers_never_ping_and_long_answers_are_split():
     assert blocks.split("a" * 10, limit=4) == ["aaaa", "aaaa", "aa"] and blocks.split("") == [""]
 
 
+def test_an_answer_quotes_its_approved_source_escaped_and_numbered():
+    import dataclasses
+
+    from uchi.bot import blocks
+    from uchi.data.retrieval import Hit
+    from uchi.serving.answers import Answer
+
+    hit = Hit(pair_id=12, question="経費精算は？", answer="経費精算は<!here>Ledgerlyで。\n30日以内です。", language="ja",
+              score=0.03, rank=1, similarity=0.9, author="U1", reviewed_by="U2", reviewed_at="2026-12-01T00:00:00")
+    answer = Answer(id=8, question="立て替えは？", answer="Ledgerlyです。", adapter_version=None, served_model="base",
+                    latency_ms=900.0, asker="U1", channel="C1", alias="production", canary_id=None, created_at="",
+                    sources=[hit], quote=hit)
+    [message] = blocks.answer_messages("ja", answer)
+    sections = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
+    assert sections == ["Ledgerlyです。", "*承認済みの回答*（#12）:\n> 経費精算は&lt;!here&gt;Ledgerlyで。\n> 30日以内です。"]
+    assert answer.shown() == "Ledgerlyです。\n\n経費精算は<!here>Ledgerlyで。\n30日以内です。"
+    assert blocks.answer_messages("en", dataclasses.replace(answer, quote=None))[0]["blocks"][1]["type"] == "context"
+
+
 # Setup ---------------------------------------------------------------------------------------------------
 
 def test_manifest_declares_every_command_shortcut_event_and_scope():
