@@ -447,11 +447,12 @@ def fault_retrain_killed(state: Path, fake: FakeSlack, slack: Slack, model_port:
         store.db.conn.commit()
     bot = Bot(state, fake, model_port, **TINY_TRAIN)
     started = time.monotonic()
+    requested = lambda a: a.get("text", "").startswith("Training run requested")
+    earlier = len(fake.called("chat.postMessage", requested))  # the fake is shared: an earlier fault's run too
     with httpx.Client(timeout=10) as http:
         body = urlencode(slack.command_payload("/retrain", "", "U0ADMIN"))
         acked = http.post(bot.url, content=body.encode(), headers=signed(body, "application/x-www-form-urlencoded"))
-    root = fake.wait_for("chat.postMessage", lambda a: a.get("text", "").startswith("Training run requested"),
-                         timeout=30)[-1].response["ts"]
+    root = fake.wait_for("chat.postMessage", requested, count=earlier + 1, timeout=30)[-1].response["ts"]
 
     def thread() -> list[str]:
         return [c.args.get("text", "") for c in fake.called("chat.postMessage", lambda a: a.get("thread_ts") == root)]
