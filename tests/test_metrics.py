@@ -81,7 +81,7 @@ def test_recall_targets_say_how_far_off_and_whether_retrieval_or_the_model_falls
     from uchi.evals.harness import targets
     from uchi.evals.report import target_rows
 
-    cfg = SimpleNamespace(eval=EvalConfig())
+    cfg = SimpleNamespace(eval=EvalConfig(recall_target_en=0.8, recall_target_ja=0.6))
     row = lambda language, recall, kind="paraphrase": {"set": kind, "language": language, "fact_recall": recall}
     served = [row("en", 1.0), row("en", 1.0), row("en", 0.0), row("ja", 1.0), row("ja", 0.0), row("ja", 0.0),
               row("ja", 1.0, "heldout")]
