@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from uchi.config import Config
 from uchi.data.store import Store, now
 from uchi.modelclient import ModelClient
-from uchi.prompt import messages, reply, served
+from uchi.prompt import messages, reply
 from uchi.serving import canary
 from uchi.serving.registry import answering
 
@@ -67,10 +67,6 @@ class Answer:
     sources: list[Hit] = field(default_factory=list)
     # The source whose approved answer is shown verbatim beside `answer` (retrieval.quote), or None.
     quote: Hit | None = None
-
-    def shown(self) -> str:
-        """What the person is shown: the model's answer, then the quoted approved answer."""
-        return served(self.answer, self.quote.answer if self.quote else None)
 
 
 def ask(cfg: Config, store: Store, client: ModelClient, question: str, *, asker: str = "",

@@ -485,7 +485,6 @@ def test_an_answer_quotes_its_approved_source_escaped_and_numbered():
     [message] = blocks.answer_messages("ja", answer)
     sections = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
     assert sections == ["Ledgerlyです。", "*承認済みの回答*（#12）:\n> 経費精算は&lt;!here&gt;Ledgerlyで。\n> 30日以内です。"]
-    assert answer.shown() == "Ledgerlyです。\n\n経費精算は<!here>Ledgerlyで。\n30日以内です。"
     assert blocks.answer_messages("en", dataclasses.replace(answer, quote=None))[0]["blocks"][1]["type"] == "context"
 
 
