@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=35, help="English and Japanese pairs taken (0: all)")
     parser.add_argument("--company", default="harbor-lantern", choices=sorted(COMPANIES))
     parser.add_argument("--state", default="/tmp/uchi-day-one")
+    parser.add_argument("--gate-only", action="store_true", help="stop after the gate (no human paraphrases)")
     args = parser.parse_args()
     cfg = config_module.load(env=dict(os.environ) | {"UCHI_STATE_DIR": args.state})
     state = Path(args.state)
@@ -105,14 +106,16 @@ def main() -> None:
             result = evaluate(cfg, store, client, adapter.version, log=print, both_settings=False)
             from uchi.data.adapters import ensure_loaded
 
-            people = {"base": employees(cfg, store, client, cfg.model.served_name, chosen),
-                      adapter.version: employees(cfg, store, client, ensure_loaded(client, store, adapter.version),
-                                                 chosen)}
+            people = {} if args.gate_only else {
+                "base": employees(cfg, store, client, cfg.model.served_name, chosen),
+                adapter.version: employees(cfg, store, client, ensure_loaded(client, store, adapter.version), chosen)}
     company = next(c for c in result.checks if c["gate"] == "company")
     sources = {k: v["n"] for k, v in result.scores["candidate"].items() if k.startswith("paraphrase@")}
     print("items by source:", sources)
     print(f"company check: {'pass' if company['passed'] else 'FAIL'}: {company['note']}")
     print(f"gate {'PASSED' if result.passed else 'FAILED'}: {result.reasons}; {time.monotonic() - started:.0f}s")
+    if not people:
+        return
     print("\nhuman paraphrases, production's path (retrieval + quote):")
     print("| system | language | n | right pair first | quoted | model's words | what a person reads | "
           "fact stated when right pair first |")
